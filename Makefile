@@ -1,0 +1,47 @@
+# bpfkit — see README.md. `make demo` runs the main example, `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+CLANG ?= clang
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror \
+	-I/usr/include/$(shell uname -m)-linux-gnu -Ibpf/include \
+	-fdebug-prefix-map=$(CURDIR)=. -fdebug-compilation-dir=.
+BPF_SRCS := $(shell find bpf -name '*.bpf.c' | sort)
+BPF_OBJS := $(BPF_SRCS:.c=.o)
+DEMO_DURATION ?= 6s
+
+.PHONY: all deps bpf demo test vet check-bpf fuzz bench clean-bpf
+
+all: bpf
+	$(GO) build ./...
+
+## deps: install Debian packages (libbpf from bookworm-backports), mount tracefs and bpffs
+deps:
+	@bash scripts/deps.sh
+
+## bpf: compile every bpf/**/*.bpf.c into its committed .bpf.o
+bpf: $(BPF_OBJS)
+
+%.bpf.o: %.bpf.c $(wildcard bpf/include/*.h)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+## demo: run examples/minimal for a few seconds
+demo: deps
+	$(GO) run ./examples/minimal -duration $(DEMO_DURATION)
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	CGO_ENABLED=0 $(GO) build ./maps/... ./spinlock/...
+
+## check-bpf: rebuild every BPF object and fail if it differs from the committed one
+check-bpf:
+	@touch $(BPF_SRCS)
+	@$(MAKE) --no-print-directory bpf
+	@git diff --exit-code --stat -- $(BPF_OBJS) || { echo "committed BPF objects are stale: run 'make bpf' and commit"; exit 1; }
+
+## test: everything CI runs
+test: deps vet check-bpf
+	BPFKIT_REQUIRE_PRIVILEGED=1 $(GO) test -race -count=1 -timeout 30m ./...
+
+clean-bpf:
+	rm -f $(BPF_OBJS)

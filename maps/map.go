@@ -1,0 +1,70 @@
+// Package maps gives typed, generic access to BPF maps: the Go key and value types are
+// checked once against the map's sizes and BTF, then every operation is a single bpf(2)
+// syscall on the map's file descriptor. The package is pure Go (no cgo) and knows nothing
+// of libbpf: any owner of a map fd that implements Map can be used, *loader.Map first.
+package maps
+
+import "github.com/cilium/ebpf/btf"
+
+// Type is a kernel map type (enum bpf_map_type in include/uapi/linux/bpf.h).
+type Type uint32
+
+// The kernel's map types, in the order of enum bpf_map_type.
+const (
+	TypeUnspec Type = iota
+	TypeHash
+	TypeArray
+	TypeProgArray
+	TypePerfEventArray
+	TypePerCPUHash
+	TypePerCPUArray
+	TypeStackTrace
+	TypeCgroupArray
+	TypeLRUHash
+	TypeLRUPerCPUHash
+	TypeLPMTrie
+	TypeArrayOfMaps
+	TypeHashOfMaps
+	TypeDevMap
+	TypeSockMap
+	TypeCPUMap
+	TypeXSKMap
+	TypeSockHash
+	TypeCgroupStorage
+	TypeReuseportSockArray
+	TypePerCPUCgroupStorage
+	TypeQueue
+	TypeStack
+	TypeSKStorage
+	TypeDevMapHash
+	TypeStructOps
+	TypeRingBuf
+	TypeInodeStorage
+	TypeTaskStorage
+	TypeBloomFilter
+	TypeUserRingBuf
+	TypeCgrpStorage
+	TypeArena
+)
+
+// Info describes a map as the kernel created it (or, before load, as it will).
+type Info struct {
+	Name       string
+	Type       Type
+	KeySize    uint32
+	ValueSize  uint32
+	MaxEntries uint32
+	Flags      uint32
+	// Key and Value are the map's BTF key and value types; nil when the map has none.
+	// For a global-data map (.bss, .data, .rodata) Key is nil and Value is its *btf.Datasec.
+	Key, Value btf.Type
+}
+
+// Map is what an accessor needs from a map. *loader.Map implements it.
+type Map interface {
+	// FD returns the map's file descriptor, or an error wrapping ErrClosed once the map's
+	// owner has been closed (and ErrNotLoaded-style errors before the map exists).
+	FD() (int, error)
+	// Info returns the map's type, sizes, flags and BTF types.
+	Info() (Info, error)
+}
