@@ -119,6 +119,14 @@ int tp_btf_lock(void *ctx)
 	return 0;
 }
 
+/* P2 twin: iter is BPF_PROG_TYPE_TRACING too. */
+SEC("iter/task")
+int iter_lock(void *ctx)
+{
+	SL_LOCK_BODY(locked);
+	return 0;
+}
+
 /* P3 twin: a sleepable SYSCALL program locks; allowed since 6.6. */
 SEC("syscall")
 int syscall_lock(void *ctx)
