@@ -1,0 +1,90 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+
+	"github.com/bpfkit/bpfkit/internal/caps"
+	"github.com/bpfkit/bpfkit/internal/errs"
+)
+
+var (
+	// ErrClosed is returned by every method of an Object, Program, Map or Link after the
+	// Object (or the Link) has been closed. It is the same error as maps.ErrClosed.
+	ErrClosed = errs.ErrClosed
+	// ErrNotLoaded is returned by operations that need the kernel objects (attach, FD,
+	// test runs, pinning) before Load.
+	ErrNotLoaded = errors.New("object not loaded")
+	// ErrAlreadyLoaded is returned by a second Load and by setters that only work before
+	// Load (SetAutoload, SetMaxEntries).
+	ErrAlreadyLoaded = errors.New("object already loaded")
+	// ErrNotFound is returned for an unknown program, map or global variable; the error's
+	// text lists the names that exist.
+	ErrNotFound = errors.New("not found")
+	// ErrReadOnly is returned when writing a .rodata variable after Load: the kernel has
+	// frozen the map.
+	ErrReadOnly = errors.New("read-only after load")
+	// ErrNoAttachPoint is returned by Program.Attach when the program's section names no
+	// attach point (for example SEC("xdp")): use the Attach method that takes one.
+	ErrNoAttachPoint = errors.New("section names no attach point")
+)
+
+// VerifierError is returned by Load when the kernel's verifier rejects a program.
+// Reach it with errors.As; it unwraps to the errno the kernel returned.
+type VerifierError struct {
+	Object  string        // the object's name
+	Program string        // the rejected program
+	Message string        // the verifier's own words: the log's last meaningful line
+	Log     string        // the complete verifier log
+	Rule    string        // the spinlock rule ID (KERNEL-RULES.md) the message matches, if any
+	Errno   syscall.Errno // what bpf(BPF_PROG_LOAD) returned, usually EACCES or EINVAL
+}
+
+func (e *VerifierError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "loading program %q of %s: verifier rejected it: %s", e.Program, e.Object, e.Message)
+	if e.Rule != "" {
+		fmt.Fprintf(&b, " (spin-lock rule %s)", e.Rule)
+	}
+	return b.String()
+}
+
+// Unwrap returns the errno, so errors.Is(err, unix.EACCES) works.
+func (e *VerifierError) Unwrap() error { return e.Errno }
+
+// PrivilegeError is returned when the kernel refuses an operation for lack of privilege.
+// It names the capabilities the process lacks and unwraps to EPERM.
+type PrivilegeError struct {
+	Op      string   // what was refused, e.g. `loading minimal.bpf.o`
+	Missing []string // e.g. ["CAP_BPF", "CAP_PERFMON"]; empty if the process has them all
+	Err     error    // the errno, normally EPERM
+}
+
+func (e *PrivilegeError) Error() string {
+	if len(e.Missing) == 0 {
+		return fmt.Sprintf("%s: %v (the process has CAP_BPF and CAP_PERFMON: a security module, a sysctl such as kernel.unprivileged_bpf_disabled, or the kernel's lockdown refused it)", e.Op, e.Err)
+	}
+	return fmt.Sprintf("%s: %v: the process lacks %s (run as root, or grant them with setcap/ambient capabilities)", e.Op, e.Err, strings.Join(e.Missing, " and "))
+}
+
+func (e *PrivilegeError) Unwrap() error { return e.Err }
+
+// wrapErrno turns a negative errno from libbpf into an error, adding the privilege
+// diagnosis for EPERM.
+func wrapErrno(op string, errno syscall.Errno) error {
+	if errno == syscall.EPERM {
+		return &PrivilegeError{Op: op, Missing: caps.MissingForBPF(), Err: errno}
+	}
+	return fmt.Errorf("%s: %w", op, errno)
+}
+
+// notFound builds an ErrNotFound error that lists the names that exist.
+func notFound(object, kind, name string, have []string) error {
+	list := "none"
+	if len(have) > 0 {
+		list = strings.Join(have, ", ")
+	}
+	return fmt.Errorf("%s has no %s %q (it has: %s): %w", object, kind, name, list, ErrNotFound)
+}

@@ -1,0 +1,219 @@
+package loader
+
+// #include <bpf/libbpf.h>
+import "C"
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// global is one variable of a global-data section, located through the section's BTF
+// DATASEC.
+type global struct {
+	name    string
+	m       *Map
+	section string
+	offset  uint32
+	size    uint32
+	typ     btf.Type
+}
+
+// isGlobalDataSection reports whether libbpf makes a global-data map of the section.
+func isGlobalDataSection(name string) bool {
+	for _, p := range []string{".bss", ".data", ".rodata"} {
+		if name == p || strings.HasPrefix(name, p+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// indexGlobals ties each DATASEC of the object's BTF to its libbpf map and records
+// where each variable lives.
+func (o *Object) indexGlobals() error {
+	o.globals = map[string]*global{}
+	if o.spec == nil {
+		return nil
+	}
+	for typ, err := range o.spec.All() {
+		if err != nil {
+			return fmt.Errorf("reading BTF: %w", err)
+		}
+		ds, ok := typ.(*btf.Datasec)
+		if !ok || !isGlobalDataSection(ds.Name) {
+			continue
+		}
+		bm, err := o.module.GetMap(ds.Name)
+		if err != nil {
+			continue // e.g. an empty section libbpf made no map for
+		}
+		ptr, err := cPointer(bm, "bpfMap")
+		if err != nil {
+			return err
+		}
+		var m *Map
+		for _, cand := range o.maps {
+			if unsafe.Pointer(cand.cm) == ptr {
+				m = cand
+			}
+		}
+		if m == nil {
+			continue
+		}
+		m.section = ds.Name
+		for _, vs := range ds.Vars {
+			v, ok := vs.Type.(*btf.Var)
+			if !ok {
+				continue
+			}
+			o.globals[v.Name] = &global{name: v.Name, m: m, section: ds.Name, offset: vs.Offset, size: vs.Size, typ: v.Type}
+		}
+	}
+	return nil
+}
+
+// lookupGlobal finds a global variable by name; the error lists those that exist.
+func (o *Object) lookupGlobal(name string) (*global, error) {
+	if g, ok := o.globals[name]; ok {
+		return g, nil
+	}
+	names := make([]string, 0, len(o.globals))
+	for n := range o.globals {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if o.spec == nil {
+		return nil, fmt.Errorf("%s has no BTF, so its globals cannot be found (compile it with clang -g): %w", o.name, ErrNotFound)
+	}
+	return nil, notFound(o.name, "global variable", name, names)
+}
+
+// SetGlobal sets the global variable name (in .bss, .data, .rodata or a named
+// sub-section) to value, like `skel->bss->my_pid = getpid()` in C.
+//
+// value must be of a fixed-size type (int32, uint64, [16]byte, a struct of such
+// fields …) whose size equals the variable's size in BTF: SetGlobal("my_pid",
+// int32(os.Getpid())) for an `int my_pid`. Before Load any section can be set; after
+// Load, .bss and .data are written in place through the kernel's memory mapping of the
+// map (the running programs see the new value), and .rodata returns ErrReadOnly.
+func (o *Object) SetGlobal(name string, value any) error {
+	if err := o.usable(); err != nil {
+		return err
+	}
+	g, err := o.lookupGlobal(name)
+	if err != nil {
+		return err
+	}
+	b, err := encodeFixed(value)
+	if err != nil {
+		return fmt.Errorf("setting global %q of %s: %w", name, o.name, err)
+	}
+	if uint32(len(b)) != g.size {
+		return fmt.Errorf("setting global %q of %s: it is %d bytes (%s) but a %T is %d bytes", name, o.name, g.size, typeName(g.typ), value, len(b))
+	}
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	if err := o.usable(); err != nil {
+		return err
+	}
+	if o.loaded && strings.HasPrefix(g.section, ".rodata") {
+		return fmt.Errorf("setting global %q of %s: %s is frozen by the kernel once loaded: %w", name, o.name, g.section, ErrReadOnly)
+	}
+	mem, err := g.memory()
+	if err != nil {
+		return fmt.Errorf("setting global %q of %s: %w", name, o.name, err)
+	}
+	copy(mem, b)
+	return nil
+}
+
+// Global reads the global variable name into ptr, a pointer to a fixed-size value of
+// the variable's size. Before Load it reads the initial value; after Load the value the
+// programs see now.
+func (o *Object) Global(name string, ptr any) error {
+	if err := o.usable(); err != nil {
+		return err
+	}
+	g, err := o.lookupGlobal(name)
+	if err != nil {
+		return err
+	}
+	rv := reflect.ValueOf(ptr)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("reading global %q of %s: need a non-nil pointer, got %T", name, o.name, ptr)
+	}
+	if size := binary.Size(ptr); size < 0 || uint32(size) != g.size {
+		return fmt.Errorf("reading global %q of %s: it is %d bytes (%s) but %T points to %d bytes", name, o.name, g.size, typeName(g.typ), ptr, binary.Size(ptr))
+	}
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	if err := o.usable(); err != nil {
+		return err
+	}
+	mem, err := g.memory()
+	if err != nil {
+		return fmt.Errorf("reading global %q of %s: %w", name, o.name, err)
+	}
+	if err := binary.Read(bytes.NewReader(mem), binary.NativeEndian, ptr); err != nil {
+		return fmt.Errorf("reading global %q of %s: %w", name, o.name, err)
+	}
+	return nil
+}
+
+// memory returns the variable's bytes: before load libbpf's copy of the initial value,
+// after load the kernel's memory mapping of the map (bpf_map__initial_value returns
+// either). The caller holds the object's read lock.
+func (g *global) memory() ([]byte, error) {
+	var size C.size_t
+	p := C.bpf_map__initial_value(g.m.cm, &size)
+	if p == nil {
+		return nil, fmt.Errorf("map %q has no memory mapping (kernel without BPF_F_MMAPABLE arrays?)", g.m.name)
+	}
+	if uint64(g.offset)+uint64(g.size) > uint64(size) {
+		return nil, fmt.Errorf("variable at %d+%d lies outside map %q of %d bytes", g.offset, g.size, g.m.name, size)
+	}
+	return unsafe.Slice((*byte)(unsafe.Add(p, g.offset)), g.size), nil
+}
+
+// encodeFixed encodes a fixed-size value in the host's byte order.
+func encodeFixed(value any) ([]byte, error) {
+	if value == nil {
+		return nil, fmt.Errorf("value is nil")
+	}
+	if binary.Size(value) < 0 {
+		return nil, fmt.Errorf("a %T has no fixed size (use sized types such as int32, uint64, [N]byte, or structs of them)", value)
+	}
+	var buf bytes.Buffer
+	if err := binary.Write(&buf, binary.NativeEndian, value); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// typeName describes a BTF type for messages, e.g. "int" or "struct config".
+func typeName(t btf.Type) string {
+	if t == nil {
+		return "unknown type"
+	}
+	t = btf.UnderlyingType(t)
+	switch t := t.(type) {
+	case *btf.Struct:
+		return "struct " + t.Name
+	case *btf.Union:
+		return "union " + t.Name
+	case *btf.Array:
+		return fmt.Sprintf("array of %d %s", t.Nelems, typeName(t.Type))
+	}
+	if n := t.TypeName(); n != "" {
+		return n
+	}
+	return fmt.Sprintf("%T", t)
+}

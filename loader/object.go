@@ -1,0 +1,420 @@
+// Package loader runs libbpf's skeleton lifecycle from Go: open a BPF object, set its
+// global variables, load it, attach its programs and destroy it, with every kernel
+// object owned by the Object and released by Close.
+//
+// It is the only bpfkit package that uses cgo: it drives libbpf (≥ 1.4) through
+// github.com/aquasecurity/libbpfgo and, where libbpfgo has no wrapper, through a few C
+// helpers of its own (cgo.go). Maps returned by Object.Map implement maps.Map, so the
+// typed accessors of package maps work on them.
+package loader
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/aquasecurity/libbpfgo"
+	"github.com/cilium/ebpf/btf"
+)
+
+// Options configure Open and OpenBytes. A nil *Options means the defaults.
+type Options struct {
+	// Logger receives libbpf's messages (warnings, info, debug). Nil: warnings go to
+	// slog.Default() and the rest is dropped.
+	Logger *slog.Logger
+	// KernelBTF is the path of the kernel BTF used for CO-RE relocations; empty means
+	// the running kernel's (/sys/kernel/btf/vmlinux).
+	KernelBTF string
+	// LogLevel is the verifier log level for every program (1 = instructions, 2 = with
+	// states). Zero asks for no log when a program loads and for a level-1 log when it
+	// is rejected, which VerifierError then carries.
+	LogLevel uint32
+	// LogSize, if not zero, gives each program a verifier log buffer of this many bytes;
+	// a log that does not fit makes the load fail with ENOSPC. Zero lets libbpf grow the
+	// buffer until the whole log fits (up to 16 MiB).
+	LogSize uint32
+	// SpinLockCheck selects what Load does with the spin-lock check (see package
+	// spinlock): by default error findings make Load fail before anything reaches the
+	// kernel.
+	SpinLockCheck CheckMode
+	// Kernel is the kernel version the spin-lock check judges against, as "6.18"; empty
+	// means the running kernel.
+	Kernel string
+}
+
+// CheckMode selects what Load does with the findings of the spin-lock check.
+type CheckMode int
+
+const (
+	// CheckError, the default, makes Load return a *spinlock.Error when the check has
+	// error findings; nothing is sent to the kernel then.
+	CheckError CheckMode = iota
+	// CheckWarn logs the findings as warnings to Options.Logger and loads anyway.
+	CheckWarn
+	// CheckOff skips the check.
+	CheckOff
+)
+
+// Object is an opened BPF object: libbpf's struct bpf_object. It owns its programs,
+// maps, links and global-variable mappings; Close releases them all.
+//
+// An Object's methods may be called from several goroutines. Close must not race with
+// the use of a map's file descriptor by package maps: the descriptor number may be
+// reused once the object is closed.
+type Object struct {
+	name  string
+	elf   []byte    // the object file, for the spin-lock check
+	spec  *btf.Spec // the object's BTF; nil if it has none
+	opts  Options
+	sink  logSink
+	leak  *leakState
+	progs []*Program
+	maps  []*Map
+
+	mu      sync.RWMutex // held for writing by Load, Close and link changes
+	module  *libbpfgo.Module
+	loaded  bool
+	closed  atomic.Bool
+	links   []*Link
+	auto    map[*Program]*Link // links made by Attach, so that Attach is idempotent
+	globals map[string]*global
+	logBufs []*logBuffer
+}
+
+// Open opens the BPF object file at path. Nothing is sent to the kernel until Load.
+func Open(path string, opts *Options) (*Object, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening BPF object: %w", err)
+	}
+	return OpenBytes(filepath.Base(path), b, opts)
+}
+
+// OpenBytes opens a BPF object from its ELF bytes (for example from //go:embed); name
+// names it in messages and, up to its first dot, becomes libbpf's object name (the
+// prefix of its global-data maps: "minimal.bpf.o" gives "minimal.bss"). The bytes are
+// copied; the caller may reuse them.
+func OpenBytes(name string, elf []byte, opts *Options) (*Object, error) {
+	if name == "" {
+		name = "bpf-object"
+	}
+	if len(elf) == 0 {
+		return nil, fmt.Errorf("opening BPF object %s: empty input", name)
+	}
+	o := &Object{name: name, elf: bytes.Clone(elf)}
+	if opts != nil {
+		o.opts = *opts
+	}
+	o.sink.logger = o.opts.Logger
+
+	spec, err := btf.LoadSpecFromReader(bytes.NewReader(o.elf))
+	switch {
+	case err == nil:
+		o.spec = spec
+	case errors.Is(err, btf.ErrNotFound):
+		// No BTF: programs still load, but globals and map types are unknown.
+	default:
+		return nil, fmt.Errorf("opening BPF object %s: reading its BTF: %w", name, err)
+	}
+
+	var openErr error
+	withLibbpf(&o.sink, func() {
+		o.module, openErr = libbpfgo.NewModuleFromBufferArgs(libbpfgo.NewModuleArgs{
+			BPFObjBuff:      o.elf,
+			BPFObjName:      libbpfObjectName(name),
+			BTFObjPath:      o.opts.KernelBTF,
+			KernelLogLevel:  o.opts.LogLevel,
+			SkipMemlockBump: true, // kernels ≥ 5.11 charge BPF memory to the cgroup
+		})
+	})
+	if openErr != nil {
+		return nil, fmt.Errorf("opening BPF object %s: %w", name, openErr)
+	}
+	if err := o.index(); err != nil {
+		o.module.Close()
+		return nil, fmt.Errorf("opening BPF object %s: %w", name, err)
+	}
+	o.leak = trackLeak(o)
+	return o, nil
+}
+
+// libbpfObjectName is the name libbpf gives the object: name up to its first dot, as
+// libbpf does for a file ("minimal.bpf.o" → "minimal", whose maps are "minimal.bss" …).
+func libbpfObjectName(name string) string {
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// index builds the Program and Map handles and the table of global variables.
+func (o *Object) index() error {
+	it := o.module.Iterator()
+	for bp := it.NextProgram(); bp != nil; bp = it.NextProgram() {
+		p, err := newProgram(o, bp)
+		if err != nil {
+			return err
+		}
+		o.progs = append(o.progs, p)
+	}
+	it = o.module.Iterator()
+	for bm := it.NextMap(); bm != nil; bm = it.NextMap() {
+		m, err := newMap(o, bm)
+		if err != nil {
+			return err
+		}
+		o.maps = append(o.maps, m)
+	}
+	return o.indexGlobals()
+}
+
+// Name returns the name the object was opened with (the file's base name for Open).
+func (o *Object) Name() string { return o.name }
+
+// Programs returns the object's programs in ELF order.
+func (o *Object) Programs() []*Program { return slices.Clone(o.progs) }
+
+// Program returns the program named name (its C function name). The error wraps
+// ErrNotFound and lists the programs that exist.
+func (o *Object) Program(name string) (*Program, error) {
+	if err := o.usable(); err != nil {
+		return nil, err
+	}
+	for _, p := range o.progs {
+		if p.name == name {
+			return p, nil
+		}
+	}
+	names := make([]string, len(o.progs))
+	for i, p := range o.progs {
+		names[i] = p.name
+	}
+	return nil, notFound(o.name, "program", name, names)
+}
+
+// Maps returns the object's maps, including its global-data maps (.bss, .data, .rodata…).
+func (o *Object) Maps() []*Map { return slices.Clone(o.maps) }
+
+// Map returns the map named name: its name in the C source, or for global data its
+// section (".bss") or libbpf's name for it ("minimal.bss"). The error wraps ErrNotFound
+// and lists the maps that exist.
+func (o *Object) Map(name string) (*Map, error) {
+	if err := o.usable(); err != nil {
+		return nil, err
+	}
+	for _, m := range o.maps {
+		if m.name == name || (m.section != "" && m.section == name) {
+			return m, nil
+		}
+	}
+	names := make([]string, len(o.maps))
+	for i, m := range o.maps {
+		names[i] = m.name
+	}
+	return nil, notFound(o.name, "map", name, names)
+}
+
+// usable returns ErrClosed (with the object's name) once the object is closed.
+func (o *Object) usable() error {
+	if o == nil {
+		return fmt.Errorf("nil *loader.Object: %w", ErrClosed)
+	}
+	if o.closed.Load() {
+		return fmt.Errorf("object %s: %w", o.name, ErrClosed)
+	}
+	return nil
+}
+
+// Load creates the object's maps and loads its programs into the kernel
+// (bpf_object__load). Before that, unless Options.SpinLockCheck is CheckOff, it runs the
+// spin-lock check and returns a *spinlock.Error without touching the kernel if the check
+// finds an error. A program the verifier rejects gives a *VerifierError with the log; a
+// refusal for lack of privilege gives a *PrivilegeError. Load can be called once.
+func (o *Object) Load() error {
+	if err := o.usable(); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed.Load() {
+		return fmt.Errorf("object %s: %w", o.name, ErrClosed)
+	}
+	if o.loaded {
+		return fmt.Errorf("loading %s: %w", o.name, ErrAlreadyLoaded)
+	}
+	if err := o.preflight(); err != nil {
+		return err
+	}
+	if err := o.setLogBuffers(); err != nil {
+		return err
+	}
+	var loadErr error
+	o.sink.capture.Reset()
+	withLibbpf(&o.sink, func() { loadErr = o.module.BPFLoadObject() })
+	captured := o.sink.capture.String()
+	o.sink.capture.Reset()
+	logs := o.takeLogBuffers()
+	if loadErr != nil {
+		return o.loadError(loadErr, captured, logs)
+	}
+	o.loaded = true
+	for _, m := range o.maps {
+		m.fd = m.bm.FileDescriptor()
+	}
+	for _, p := range o.progs {
+		p.fd = p.bp.FileDescriptor()
+	}
+	return nil
+}
+
+// loadError turns bpf_object__load's failure into the most precise error available.
+func (o *Object) loadError(err error, captured string, bufLogs map[string]string) error {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return fmt.Errorf("loading %s: %w", o.name, err)
+	}
+	failed, logs := verifierLogs(captured)
+	for name, l := range bufLogs {
+		logs[name] = l
+	}
+	if failed != "" {
+		if log, ok := logs[failed]; ok && log != "" {
+			msg := verifierMessage(log)
+			return &VerifierError{
+				Object: o.name, Program: failed, Message: msg, Log: log,
+				Rule: ruleForVerifierLog(log), Errno: errno,
+			}
+		}
+	}
+	op := "loading " + o.name
+	if failed != "" {
+		op = fmt.Sprintf("loading program %q of %s", failed, o.name)
+	}
+	return wrapErrno(op, errno)
+}
+
+// Attach attaches every program that is loaded and whose section names its attach
+// point (SEC("tp/syscalls/sys_enter_write"), SEC("tp_btf/…"), SEC("raw_tp/…"), …), like
+// the C skeleton's __attach. Programs whose section names none (SEC("xdp"), SEC("tc"),
+// SEC("socket") …) are left for the Attach… method that takes their target. The links
+// belong to the object. Attach is idempotent; if one program fails, the links made by
+// this call are destroyed and the error names the program.
+func (o *Object) Attach() error {
+	if err := o.usable(); err != nil {
+		return err
+	}
+	if !o.isLoaded() {
+		return fmt.Errorf("attaching %s: %w", o.name, ErrNotLoaded)
+	}
+	var made []*Link
+	for _, p := range o.progs {
+		if !p.Autoload() || o.autoLink(p) != nil {
+			continue
+		}
+		l, err := p.Attach()
+		if errors.Is(err, ErrNoAttachPoint) {
+			continue
+		}
+		if err != nil {
+			for _, l := range made {
+				_ = l.Close()
+			}
+			return err
+		}
+		made = append(made, l)
+		o.mu.Lock()
+		if o.auto == nil {
+			o.auto = map[*Program]*Link{}
+		}
+		o.auto[p] = l
+		o.mu.Unlock()
+	}
+	return nil
+}
+
+func (o *Object) autoLink(p *Program) *Link {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.auto[p]
+}
+
+func (o *Object) isLoaded() bool {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.loaded
+}
+
+// Links returns the links the object owns (made by Attach and every Attach… method).
+func (o *Object) Links() []*Link {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return slices.Clone(o.links)
+}
+
+// Close destroys the object's links, then the object (its programs and maps, unless
+// pinned), like the C skeleton's __destroy. It is idempotent and safe on a nil
+// *Object; afterwards every handle of the object returns ErrClosed.
+func (o *Object) Close() error {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed.Swap(true) {
+		return nil
+	}
+	var errs []error
+	for _, l := range o.links {
+		if err := l.destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	o.links, o.auto = nil, nil
+	o.module.Close()
+	o.freeLogBuffers()
+	o.leak.closed.Store(true)
+	if len(errs) > 0 {
+		return fmt.Errorf("closing %s: %w", o.name, errors.Join(errs...))
+	}
+	return nil
+}
+
+// leakState reports an Object that is garbage collected without Close: its kernel
+// objects stay until the process exits. It must not point back at the Object.
+type leakState struct {
+	name, openedAt string
+	closed         atomic.Bool
+}
+
+func trackLeak(o *Object) *leakState {
+	st := &leakState{name: o.name, openedAt: "unknown caller"}
+	// The first caller outside this package is the one that opened the object.
+	pcs := make([]uintptr, 8)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if !strings.Contains(f.Function, "bpfkit/loader.") {
+			st.openedAt = fmt.Sprintf("%s:%d", f.File, f.Line)
+			break
+		}
+		if !more {
+			break
+		}
+	}
+	runtime.AddCleanup(o, func(st *leakState) {
+		if !st.closed.Load() {
+			slog.Warn("bpfkit: a loader.Object was garbage collected without Close; its programs, maps and links stay until the process exits",
+				"object", st.name, "opened_at", st.openedAt)
+		}
+	}, st)
+	return st
+}

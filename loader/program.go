@@ -1,0 +1,165 @@
+package loader
+
+// #include <bpf/libbpf.h>
+import "C"
+
+import (
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/aquasecurity/libbpfgo"
+)
+
+// Program is one program of an Object: libbpf's struct bpf_program. It is valid until
+// its Object is closed; afterwards its methods return ErrClosed.
+type Program struct {
+	obj        *Object
+	bp         *libbpfgo.BPFProg
+	cp         *C.struct_bpf_program
+	name       string
+	section    string
+	typ        ProgramType
+	attachType AttachType
+	fd         int // set by Load
+}
+
+func newProgram(o *Object, bp *libbpfgo.BPFProg) (*Program, error) {
+	ptr, err := cPointer(bp, "prog")
+	if err != nil {
+		return nil, err
+	}
+	cp := (*C.struct_bpf_program)(ptr)
+	return &Program{
+		obj:        o,
+		bp:         bp,
+		cp:         cp,
+		name:       bp.Name(),
+		section:    bp.SectionName(),
+		typ:        ProgramType(bp.GetType()),
+		attachType: AttachType(C.bpf_program__expected_attach_type(cp)),
+		fd:         -1,
+	}, nil
+}
+
+// cPointer reads the libbpf pointer held in an unexported field of a libbpfgo handle,
+// for the libbpf calls libbpfgo does not wrap. The field is looked up by name, so a
+// libbpfgo that renames it gives an error here, not a crash.
+func cPointer(handle any, field string) (ptr unsafe.Pointer, err error) {
+	v := reflect.ValueOf(handle)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil, fmt.Errorf("libbpfgo handle %T is nil", handle)
+	}
+	f := v.Elem().FieldByName(field)
+	if !f.IsValid() || f.Kind() != reflect.Pointer || f.IsNil() {
+		return nil, fmt.Errorf("libbpfgo %T has no libbpf pointer %q: this libbpfgo version is not supported", handle, field)
+	}
+	return f.UnsafePointer(), nil
+}
+
+// Name returns the program's name: its C function name.
+func (p *Program) Name() string { return p.name }
+
+// Section returns the program's ELF section name, e.g. "tp/syscalls/sys_enter_write".
+func (p *Program) Section() string { return p.section }
+
+// Type returns the program type libbpf derived from the section name.
+func (p *Program) Type() ProgramType { return p.typ }
+
+// AttachType returns the expected attach type libbpf derived from the section name
+// (bpf_program__expected_attach_type); 0 for types that have none.
+func (p *Program) AttachType() AttachType { return p.attachType }
+
+// String returns the program's name and section, for messages.
+func (p *Program) String() string { return fmt.Sprintf("program %q (%s)", p.name, p.section) }
+
+// usable returns ErrClosed once the program's object is closed.
+func (p *Program) usable() error {
+	if p == nil {
+		return fmt.Errorf("nil *loader.Program: %w", ErrClosed)
+	}
+	if p.obj.closed.Load() {
+		return fmt.Errorf("program %q of %s: %w", p.name, p.obj.name, ErrClosed)
+	}
+	return nil
+}
+
+// Autoload reports whether Load will load the program (bpf_program__autoload). It is
+// false for a section that starts with '?' and after SetAutoload(false); false too once
+// the object is closed.
+func (p *Program) Autoload() bool {
+	if p.usable() != nil {
+		return false
+	}
+	p.obj.mu.RLock()
+	defer p.obj.mu.RUnlock()
+	if p.obj.closed.Load() {
+		return false
+	}
+	return p.bp.Autoload()
+}
+
+// SetAutoload chooses whether Load loads the program (bpf_program__set_autoload).
+// After Load it returns ErrAlreadyLoaded.
+func (p *Program) SetAutoload(on bool) error {
+	if err := p.usable(); err != nil {
+		return err
+	}
+	p.obj.mu.Lock()
+	defer p.obj.mu.Unlock()
+	if p.obj.closed.Load() {
+		return fmt.Errorf("program %q of %s: %w", p.name, p.obj.name, ErrClosed)
+	}
+	if p.obj.loaded {
+		return fmt.Errorf("setting autoload of program %q of %s: %w", p.name, p.obj.name, ErrAlreadyLoaded)
+	}
+	if err := p.bp.SetAutoload(on); err != nil {
+		return fmt.Errorf("setting autoload of program %q of %s: %w", p.name, p.obj.name, err)
+	}
+	return nil
+}
+
+// FD returns the program's file descriptor, owned by the Object. It returns
+// ErrNotLoaded before Load or when the program was not loaded (autoload off).
+func (p *Program) FD() (int, error) {
+	if err := p.usable(); err != nil {
+		return -1, err
+	}
+	if p.fd < 0 {
+		return -1, fmt.Errorf("program %q of %s: %w", p.name, p.obj.name, ErrNotLoaded)
+	}
+	return p.fd, nil
+}
+
+// Pin pins the program on bpffs at path (bpf_program__pin); the pin outlives the
+// Object until Unpin or its removal.
+func (p *Program) Pin(path string) error {
+	if _, err := p.FD(); err != nil {
+		return err
+	}
+	p.obj.mu.RLock()
+	defer p.obj.mu.RUnlock()
+	if err := p.obj.usable(); err != nil {
+		return err
+	}
+	if err := p.bp.Pin(path); err != nil {
+		return fmt.Errorf("pinning program %q of %s: %w", p.name, p.obj.name, err)
+	}
+	return nil
+}
+
+// Unpin removes the program's pin at path (bpf_program__unpin).
+func (p *Program) Unpin(path string) error {
+	if _, err := p.FD(); err != nil {
+		return err
+	}
+	p.obj.mu.RLock()
+	defer p.obj.mu.RUnlock()
+	if err := p.obj.usable(); err != nil {
+		return err
+	}
+	if err := p.bp.Unpin(path); err != nil {
+		return fmt.Errorf("unpinning program %q of %s: %w", p.name, p.obj.name, err)
+	}
+	return nil
+}
