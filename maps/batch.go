@@ -1,0 +1,152 @@
+package maps
+
+import (
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Cursor is the position of a batch walk (the kernel's in_batch/out_batch token). The zero
+// value starts at the beginning of the map; Done reports when the walk has seen every
+// entry. A Cursor belongs to one map and one walk; do not copy it once used.
+type Cursor struct {
+	in, out []byte
+	started bool
+	done    bool
+}
+
+// Done reports whether the walk has reached the end of the map.
+func (c *Cursor) Done() bool { return c.done }
+
+// Reset makes the cursor start from the beginning of the map again.
+func (c *Cursor) Reset() { c.started, c.done = false, false }
+
+// token sizes: hash maps use a u32 bucket index, the generic (array) walk uses a key.
+func (c *Cursor) prepare(keySize uint32) {
+	n := int(max(keySize, 8))
+	if len(c.in) < n {
+		c.in, c.out = make([]byte, n), make([]byte, n)
+	}
+}
+
+// batchLookup runs BPF_MAP_LOOKUP_BATCH or LOOKUP_AND_DELETE_BATCH into keys and values
+// (value stride vsize bytes, per-CPU aware through values' element layout).
+func (h *handle) batchLookup(cmd uintptr, op string, c *Cursor, keys unsafe.Pointer, nkeys int, values unsafe.Pointer, nvalues int, elemFlags uint64) (int, error) {
+	if c == nil {
+		return 0, fmt.Errorf("%s in map %q: nil cursor", op, h.info.Name)
+	}
+	if c.done {
+		return 0, nil
+	}
+	if nvalues < nkeys {
+		return 0, fmt.Errorf("%s in map %q: %d keys but room for %d values", op, h.info.Name, nkeys, nvalues)
+	}
+	if nkeys == 0 {
+		return 0, nil
+	}
+	fd, err := h.fd(op)
+	if err != nil {
+		return 0, err
+	}
+	c.prepare(h.info.KeySize)
+	var in unsafe.Pointer
+	if c.started {
+		in = unsafe.Pointer(&c.in[0])
+	}
+	n, e := batchOp(cmd, fd, in, unsafe.Pointer(&c.out[0]), keys, values, uint32(nkeys), elemFlags)
+	switch e {
+	case 0:
+	case unix.ENOENT:
+		c.done = true
+		return int(n), nil
+	default:
+		return int(n), h.errno(op, e)
+	}
+	c.started = true
+	copy(c.in, c.out)
+	return int(n), nil
+}
+
+// BatchLookup copies up to len(keys) entries, from the cursor on, into keys and values
+// (BPF_MAP_LOOKUP_BATCH, kernel 5.6+), and returns how many it copied. When the walk
+// reaches the end of the map c.Done() becomes true; the last call may still return
+// entries. A hash map copies whole buckets: if one bucket holds more entries than len(keys)
+// the call fails with ENOSPC; use a larger batch. Values are copied without the lock.
+func (m *kv[K, V]) BatchLookup(c *Cursor, keys []K, values []V) (int, error) {
+	return m.batchLookup(unix.BPF_MAP_LOOKUP_BATCH, "batch lookup", c, sliceData(keys), len(keys), sliceData(values), len(values), 0)
+}
+
+// BatchLookupLocked is BatchLookup with BPF_F_LOCK on every element (ErrNoLock, before any
+// syscall, when the value has no lock).
+func (m *kv[K, V]) BatchLookupLocked(c *Cursor, keys []K, values []V) (int, error) {
+	f, err := m.lockFlag("locked batch lookup")
+	if err != nil {
+		return 0, err
+	}
+	return m.batchLookup(unix.BPF_MAP_LOOKUP_BATCH, "locked batch lookup", c, sliceData(keys), len(keys), sliceData(values), len(values), f)
+}
+
+// BatchLookupAndDelete is BatchLookup that also deletes what it returns
+// (BPF_MAP_LOOKUP_AND_DELETE_BATCH; hash maps only).
+func (m *kv[K, V]) BatchLookupAndDelete(c *Cursor, keys []K, values []V) (int, error) {
+	return m.batchLookup(unix.BPF_MAP_LOOKUP_AND_DELETE_BATCH, "batch lookup and delete", c, sliceData(keys), len(keys), sliceData(values), len(values), 0)
+}
+
+// BatchUpdate stores values[i] under keys[i] (BPF_MAP_UPDATE_BATCH, kernel 5.6+) and
+// returns how many it stored; on error the first n were stored.
+func (m *kv[K, V]) BatchUpdate(keys []K, values []V, flags UpdateFlags) (int, error) {
+	return m.batchUpdate("batch update", keys, values, uint64(flags))
+}
+
+// BatchUpdateLocked is BatchUpdate with BPF_F_LOCK (ErrNoLock when the value has no lock).
+func (m *kv[K, V]) BatchUpdateLocked(keys []K, values []V, flags UpdateFlags) (int, error) {
+	f, err := m.lockFlag("locked batch update")
+	if err != nil {
+		return 0, err
+	}
+	return m.batchUpdate("locked batch update", keys, values, uint64(flags)|f)
+}
+
+func (m *kv[K, V]) batchUpdate(op string, keys []K, values []V, elemFlags uint64) (int, error) {
+	if len(values) != len(keys) {
+		return 0, fmt.Errorf("%s in map %q: %d keys and %d values", op, m.info.Name, len(keys), len(values))
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	fd, err := m.fd(op)
+	if err != nil {
+		return 0, err
+	}
+	n, e := batchOp(unix.BPF_MAP_UPDATE_BATCH, fd, nil, nil, sliceData(keys), sliceData(values), uint32(len(keys)), elemFlags)
+	if e != 0 {
+		return int(n), m.errno(op, e)
+	}
+	return int(n), nil
+}
+
+// BatchDelete deletes keys (BPF_MAP_DELETE_BATCH, kernel 5.6+) and returns how many it
+// deleted; a missing key stops it with an error wrapping ErrKeyNotExist.
+func (m *kv[K, V]) BatchDelete(keys []K) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	fd, err := m.fd("batch delete")
+	if err != nil {
+		return 0, err
+	}
+	n, e := batchOp(unix.BPF_MAP_DELETE_BATCH, fd, nil, nil, sliceData(keys), nil, uint32(len(keys)), 0)
+	if e != 0 {
+		return int(n), m.errno("batch delete", e)
+	}
+	return int(n), nil
+}
+
+// sliceData returns a pointer to s's first element, or nil for an empty slice.
+func sliceData[T any](s []T) unsafe.Pointer {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&s[0])
+}

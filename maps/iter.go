@@ -1,0 +1,107 @@
+package maps
+
+import (
+	"fmt"
+	"iter"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Iterator walks a map's keys with BPF_MAP_GET_NEXT_KEY and reads each value. Range over
+// All (or Keys), then check Err: the iteration stops at the first error.
+//
+// Under concurrent change (by BPF programs, other goroutines, or the loop's own body):
+//   - The key after the current one is fetched before the current entry is yielded, so
+//     deleting the yielded key inside the loop is safe and does not restart the walk.
+//   - An entry deleted between the key walk and the value read is skipped.
+//   - Entries added during the walk may or may not be seen.
+//   - If the key the walk stands on is deleted by someone else before the next key is
+//     fetched, the kernel's hash maps restart from their first bucket: entries can then be
+//     yielded more than once. After 4×max_entries+16 steps the walk gives up with an error,
+//     so it cannot loop forever on a map that keeps changing.
+//
+// An Iterator is not safe for concurrent use; make one per walk.
+type Iterator[K, V any] struct {
+	h      *handle
+	lookup func(fd int, key *K, value *V) unix.Errno
+	err    error
+}
+
+// All yields every key and value. The value is a copy made for each entry; for per-CPU
+// maps it is a new slice per entry.
+func (it *Iterator[K, V]) All() iter.Seq2[K, V] {
+	return func(yield func(K, V) bool) {
+		it.walk(func(k *K, fd int) (bool, error) {
+			var v V
+			if e := it.lookup(fd, k, &v); e != 0 {
+				if e == unix.ENOENT {
+					return true, nil // deleted since the key walk saw it
+				}
+				return false, it.h.errno("iterate (lookup)", e)
+			}
+			return yield(*k, v), nil
+		})
+	}
+}
+
+// Keys yields every key, without reading values.
+func (it *Iterator[K, V]) Keys() iter.Seq[K] {
+	return func(yield func(K) bool) {
+		it.walk(func(k *K, _ int) (bool, error) { return yield(*k), nil })
+	}
+}
+
+// Err returns the error that stopped the last walk, or nil.
+func (it *Iterator[K, V]) Err() error { return it.err }
+
+func (it *Iterator[K, V]) walk(visit func(k *K, fd int) (bool, error)) {
+	it.err = nil
+	fd, err := it.h.fd("iterate")
+	if err != nil {
+		it.err = err
+		return
+	}
+	var cur, next K
+	if e := it.h.nextKey(fd, nil, unsafe.Pointer(&cur)); e != 0 {
+		if e != unix.ENOENT {
+			it.err = it.h.errno("iterate", e)
+		}
+		return
+	}
+	limit := 4*uint64(it.h.info.MaxEntries) + 16
+	for steps := uint64(0); ; steps++ {
+		if steps > limit {
+			it.err = fmt.Errorf("iterate in map %q: aborted after %d steps: the map kept changing", it.h.info.Name, steps)
+			return
+		}
+		e := it.h.nextKey(fd, unsafe.Pointer(&cur), unsafe.Pointer(&next))
+		if e != 0 && e != unix.ENOENT {
+			it.err = it.h.errno("iterate", e)
+			return
+		}
+		more, err := visit(&cur, fd)
+		if err != nil {
+			it.err = err
+			return
+		}
+		if !more || e == unix.ENOENT {
+			return
+		}
+		cur = next
+	}
+}
+
+// Iterate returns an Iterator over the map's entries (see Iterator for its behaviour under
+// concurrent change).
+func (m *kv[K, V]) Iterate() *Iterator[K, V] {
+	return &Iterator[K, V]{h: &m.handle, lookup: func(fd int, k *K, v *V) unix.Errno {
+		return elemOp(unix.BPF_MAP_LOOKUP_ELEM, fd, unsafe.Pointer(k), unsafe.Pointer(v), 0)
+	}}
+}
+
+// All yields every entry: a shorthand for Iterate().All() that drops the error. Use
+// Iterate when the walk's error matters.
+func (m *kv[K, V]) All() iter.Seq2[K, V] {
+	return m.Iterate().All()
+}

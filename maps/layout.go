@@ -1,0 +1,262 @@
+package maps
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// spinLockType is the reflect.Type of SpinLock, matched against struct bpf_spin_lock.
+var spinLockType = reflect.TypeFor[SpinLock]()
+
+// checkPlain reports the first part of t that is not fixed-size plain data: pointers,
+// slices, strings, maps, channels, functions and interfaces cannot be copied to the kernel.
+func checkPlain(t reflect.Type, path string) error {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return nil
+	case reflect.Array:
+		return checkPlain(t.Elem(), path+"[0]")
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if err := checkPlain(f.Type, joinPath(path, f.Name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		where := "the type itself"
+		if path != "" {
+			where = "field " + path
+		}
+		return fmt.Errorf("%s is a %s (%s): only fixed-size plain data can be copied to the kernel", where, t.Kind(), t)
+	}
+}
+
+func joinPath(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// checkType is the construction-time check of one Go type against a map's key or value:
+// plain data, the same size, and, when the map has BTF for it, the same layout.
+func checkType(t reflect.Type, what string, size uint32, bt btf.Type, mapName string) error {
+	if err := checkPlain(t, ""); err != nil {
+		return fmt.Errorf("%w: Go %s type %s for map %q: %v", ErrLayout, what, t, mapName, err)
+	}
+	if uint32(t.Size()) != size {
+		return fmt.Errorf("%w: Go %s type %s is %d bytes, the %s of map %q is %d bytes", ErrLayout, what, t, t.Size(), what, mapName, size)
+	}
+	if bt == nil {
+		return nil
+	}
+	if m := compareLayout(t, 0, "", bt, 0); m != nil {
+		return fmt.Errorf("%w: Go %s type %s does not match the BTF of map %q: %s", ErrLayout, what, t, mapName, m)
+	}
+	return nil
+}
+
+// mismatch is the first place where a Go type and a BTF type differ.
+type mismatch struct {
+	path          string
+	goOff, btfOff uintptr
+	goDesc        string
+	btfDesc       string
+	why           string
+}
+
+func (m *mismatch) String() string {
+	field := m.path
+	if field == "" {
+		field = "(whole type)"
+	}
+	return fmt.Sprintf("field %s: %s (Go offset %d, %s; BTF offset %d, %s)", field, m.why, m.goOff, m.goDesc, m.btfOff, m.btfDesc)
+}
+
+func btfDesc(t btf.Type) string {
+	s := fmt.Sprint(t)
+	if n, err := btf.Sizeof(t); err == nil {
+		s += fmt.Sprintf(" of %d bytes", n)
+	}
+	return s
+}
+
+// compareLayout compares Go type t at goOff with BTF type bt at btfOff, recursively.
+// Names may differ; offsets, sizes and shapes must not. A Go byte array stands for any BTF
+// type of its size (char arrays, unions, bitfields); a Go "_" field is padding the C side
+// leaves implicit.
+func compareLayout(t reflect.Type, goOff uintptr, path string, bt btf.Type, btfOff uintptr) *mismatch {
+	bt = btf.UnderlyingType(bt)
+	bsize, err := btf.Sizeof(bt)
+	mis := func(why string) *mismatch {
+		return &mismatch{path: path, goOff: goOff, btfOff: btfOff,
+			goDesc: fmt.Sprintf("%s of %d bytes", t, t.Size()), btfDesc: btfDesc(bt), why: why}
+	}
+	if err != nil {
+		return mis("BTF type has no size: " + err.Error())
+	}
+	if goOff != btfOff {
+		return mis("offsets differ")
+	}
+	if int(t.Size()) != bsize {
+		return mis("sizes differ")
+	}
+	isLock := func(bt btf.Type) bool {
+		s, ok := bt.(*btf.Struct)
+		return ok && s.Name == "bpf_spin_lock"
+	}
+	if t == spinLockType {
+		if !isLock(bt) {
+			return mis("maps.SpinLock where the C type is not struct bpf_spin_lock")
+		}
+		return nil
+	}
+	if isLock(bt) {
+		return mis("struct bpf_spin_lock must be a maps.SpinLock in Go")
+	}
+	if t.Kind() == reflect.Array && t.Elem().Size() == 1 && (t.Elem().Kind() == reflect.Uint8 || t.Elem().Kind() == reflect.Int8) {
+		return nil // opaque bytes of the right size (checked above)
+	}
+
+	switch b := bt.(type) {
+	case *btf.Int:
+		switch t.Kind() {
+		case reflect.Bool, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int,
+			reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint, reflect.Uintptr:
+			return nil
+		}
+		return mis("C integer, Go " + t.Kind().String())
+	case *btf.Enum, *btf.Pointer:
+		switch t.Kind() {
+		case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int,
+			reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint, reflect.Uintptr:
+			return nil
+		}
+		return mis("C enum or pointer, Go " + t.Kind().String())
+	case *btf.Float:
+		if t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64 {
+			return nil
+		}
+		return mis("C float, Go " + t.Kind().String())
+	case *btf.Union:
+		return nil // Go has no unions: any plain type of the union's size stands for it
+	case *btf.Array:
+		if t.Kind() != reflect.Array {
+			return mis("C array, Go " + t.Kind().String())
+		}
+		if uint32(t.Len()) != b.Nelems {
+			return mis(fmt.Sprintf("C array of %d elements, Go array of %d", b.Nelems, t.Len()))
+		}
+		if t.Len() == 0 {
+			return nil
+		}
+		return compareLayout(t.Elem(), goOff, path+"[0]", b.Type, btfOff)
+	case *btf.Struct:
+		if t.Kind() != reflect.Struct {
+			return mis("C struct, Go " + t.Kind().String())
+		}
+		members := make([]fieldRef, 0, len(b.Members))
+		for _, m := range b.Members {
+			if m.BitfieldSize != 0 {
+				return mis(fmt.Sprintf("C bitfield %q: use a Go byte array of the struct's size", m.Name))
+			}
+			members = append(members, fieldRef{name: m.Name, typ: m.Type, off: uintptr(m.Offset.Bytes())})
+		}
+		return compareFields(t, goOff, path, members, btfOff, mis)
+	case *btf.Datasec:
+		if t.Kind() != reflect.Struct {
+			return mis("C section, Go " + t.Kind().String())
+		}
+		vars := make([]fieldRef, 0, len(b.Vars))
+		for _, v := range b.Vars {
+			name := ""
+			var typ btf.Type = v.Type
+			if vv, ok := v.Type.(*btf.Var); ok {
+				name, typ = vv.Name, vv.Type
+			}
+			vars = append(vars, fieldRef{name: name, typ: typ, off: uintptr(v.Offset)})
+		}
+		return compareFields(t, goOff, path, vars, btfOff, mis)
+	}
+	return mis(fmt.Sprintf("unsupported BTF kind %T", bt))
+}
+
+type fieldRef struct {
+	name string
+	typ  btf.Type
+	off  uintptr
+}
+
+// compareFields matches the non-blank fields of Go struct t, in order, with the C members.
+func compareFields(t reflect.Type, goOff uintptr, path string, members []fieldRef, btfOff uintptr, mis func(string) *mismatch) *mismatch {
+	var fields []reflect.StructField
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Name != "_" {
+			fields = append(fields, f)
+		}
+	}
+	for i, f := range fields {
+		fpath := joinPath(path, f.Name)
+		if i >= len(members) {
+			return &mismatch{path: fpath, goOff: goOff + f.Offset, btfOff: btfOff + uintptr(t.Size()),
+				goDesc: fmt.Sprintf("%s of %d bytes", f.Type, f.Type.Size()), btfDesc: "none",
+				why: fmt.Sprintf("Go has %d fields, C has %d members", len(fields), len(members))}
+		}
+		m := members[i]
+		if m.name != "" && !strings.EqualFold(m.name, f.Name) {
+			fpath += " (C " + m.name + ")"
+		}
+		if r := compareLayout(f.Type, goOff+f.Offset, fpath, m.typ, btfOff+m.off); r != nil {
+			return r
+		}
+	}
+	if len(members) > len(fields) {
+		m := members[len(fields)]
+		r := mis(fmt.Sprintf("Go has %d fields, C has %d members (first missing: %q)", len(fields), len(members), m.name))
+		r.path = joinPath(path, m.name)
+		r.goOff, r.btfOff = goOff+t.Size(), btfOff+m.off
+		r.goDesc, r.btfDesc = "none", btfDesc(m.typ)
+		return r
+	}
+	return nil
+}
+
+// lockOffset returns the offset of the one struct bpf_spin_lock in a map value's BTF type
+// (searching nested structs and a global-data section), or -1 when there is none.
+// The kernel accepts at most one lock per value (KERNEL-RULES M5).
+func lockOffset(bt btf.Type) int {
+	return findLock(bt, 0, 0)
+}
+
+func findLock(bt btf.Type, off uint32, depth int) int {
+	if bt == nil || depth > 32 {
+		return -1
+	}
+	switch b := btf.UnderlyingType(bt).(type) {
+	case *btf.Struct:
+		if b.Name == "bpf_spin_lock" {
+			return int(off)
+		}
+		for _, m := range b.Members {
+			if r := findLock(m.Type, off+m.Offset.Bytes(), depth+1); r >= 0 {
+				return r
+			}
+		}
+	case *btf.Datasec:
+		for _, v := range b.Vars {
+			if r := findLock(v.Type, off+v.Offset, depth+1); r >= 0 {
+				return r
+			}
+		}
+	case *btf.Var:
+		return findLock(b.Type, off, depth+1)
+	}
+	return -1
+}

@@ -1,0 +1,294 @@
+package maps
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Offsets in struct perf_event_mmap_page (include/uapi/linux/perf_event.h).
+const (
+	perfDataHead   = 1024
+	perfDataTail   = 1032
+	perfDataOffset = 1040
+	perfDataSize   = 1048
+
+	perfRecordLost   = 2
+	perfRecordSample = 9
+)
+
+// PerfSample is one event read from a PerfBuf.
+type PerfSample[E any] struct {
+	// CPU is the CPU whose buffer held the event.
+	CPU int
+	// Event is the event, as the BPF program passed it to bpf_perf_event_output.
+	Event E
+	// Lost is the number of events this CPU's buffer dropped (it was full) since the
+	// previous sample read from it.
+	Lost uint64
+}
+
+// perfRing is one CPU's perf event and its mapped ring.
+type perfRing struct {
+	cpu  int
+	fd   int
+	mem  []byte // metadata page + data
+	data []byte
+	lost uint64
+}
+
+// PerfBuf reads typed events from a BPF_MAP_TYPE_PERF_EVENT_ARRAY map, as libbpf's
+// perf_buffer does: one PERF_COUNT_SW_BPF_OUTPUT event per CPU, its ring mapped and stored
+// in the map at the CPU's index. Each sample must hold sizeof(E) bytes (the kernel pads it
+// to 8). Records the kernel could not write are counted (Lost and PerfSample.Lost). One
+// goroutine reads; Close may be called from any goroutine.
+type PerfBuf[E any] struct {
+	handle
+	mu      sync.Mutex
+	closed  atomic.Bool
+	rings   []*perfRing
+	next    int // ring to read first, for fairness
+	epfd    int
+	wakefd  int
+	evsize  int
+	events  []unix.EpollEvent
+	scratch []byte
+	lost    atomic.Uint64
+}
+
+// NewPerfBuf opens a perf event on each CPU (at most the map's max_entries), maps
+// pagesPerCPU pages of ring (a power of two; 0 means 64) for each, and stores the events
+// in the map. Close it when done: it owns the perf events, mappings and descriptors.
+func NewPerfBuf[E any](m Map, pagesPerCPU int) (*PerfBuf[E], error) {
+	h, err := newHandle(m, "maps.NewPerfBuf", TypePerfEventArray)
+	if err != nil {
+		return nil, err
+	}
+	et := reflect.TypeFor[E]()
+	if err := checkPlain(et, ""); err != nil {
+		return nil, fmt.Errorf("%w: Go event type %s for perf buffer %q: %v", ErrLayout, et, h.info.Name, err)
+	}
+	if pagesPerCPU == 0 {
+		pagesPerCPU = 64
+	}
+	if pagesPerCPU < 0 || pagesPerCPU&(pagesPerCPU-1) != 0 {
+		return nil, fmt.Errorf("maps.NewPerfBuf on map %q: %d pages per CPU is not a power of two", h.info.Name, pagesPerCPU)
+	}
+	mapFD, err := h.fd("maps.NewPerfBuf")
+	if err != nil {
+		return nil, err
+	}
+	ncpu, err := possibleCPUs()
+	if err != nil {
+		return nil, fmt.Errorf("maps.NewPerfBuf on map %q: %w", h.info.Name, err)
+	}
+	ncpu = min(ncpu, int(h.info.MaxEntries))
+	p := &PerfBuf[E]{handle: h, epfd: -1, wakefd: -1, evsize: int(et.Size())}
+	fail := func(what string, err error) (*PerfBuf[E], error) {
+		p.release()
+		return nil, fmt.Errorf("maps.NewPerfBuf on map %q: %s: %w", h.info.Name, what, err)
+	}
+	if p.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return fail("epoll_create1", err)
+	}
+	if p.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return fail("eventfd", err)
+	}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, p.wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: -1}); err != nil {
+		return fail("epoll_ctl(eventfd)", err)
+	}
+	page := unix.Getpagesize()
+	for cpu := range ncpu {
+		attr := unix.PerfEventAttr{
+			Type:        unix.PERF_TYPE_SOFTWARE,
+			Config:      unix.PERF_COUNT_SW_BPF_OUTPUT,
+			Size:        uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
+			Sample_type: unix.PERF_SAMPLE_RAW,
+			Sample:      1,
+			Wakeup:      1,
+		}
+		pfd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		if err == unix.ENODEV {
+			continue // offline CPU
+		}
+		if err != nil {
+			return fail(fmt.Sprintf("perf_event_open on CPU %d", cpu), err)
+		}
+		ring := &perfRing{cpu: cpu, fd: pfd}
+		p.rings = append(p.rings, ring)
+		if ring.mem, err = unix.Mmap(pfd, 0, page*(1+pagesPerCPU), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+			return fail(fmt.Sprintf("mapping the ring of CPU %d", cpu), err)
+		}
+		off := binary.NativeEndian.Uint64(ring.mem[perfDataOffset:])
+		size := binary.NativeEndian.Uint64(ring.mem[perfDataSize:])
+		if off == 0 || size == 0 {
+			off, size = uint64(page), uint64(page*pagesPerCPU)
+		}
+		ring.data = ring.mem[off : off+size]
+		if err := unix.IoctlSetInt(pfd, unix.PERF_EVENT_IOC_ENABLE, 0); err != nil {
+			return fail(fmt.Sprintf("enabling the perf event of CPU %d", cpu), err)
+		}
+		key, val := uint32(cpu), uint32(pfd)
+		if e := elemOp(unix.BPF_MAP_UPDATE_ELEM, mapFD, unsafe.Pointer(&key), unsafe.Pointer(&val), 0); e != 0 {
+			return fail(fmt.Sprintf("storing the perf event of CPU %d", cpu), e)
+		}
+		if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, pfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(len(p.rings) - 1)}); err != nil {
+			return fail("epoll_ctl(perf event)", err)
+		}
+	}
+	p.events = make([]unix.EpollEvent, len(p.rings)+1)
+	return p, nil
+}
+
+// Lost returns the total number of events the kernel dropped because a CPU's buffer was
+// full, as reported by the records read so far.
+func (p *PerfBuf[E]) Lost() uint64 { return p.lost.Load() }
+
+// Read waits for the next event from any CPU. It returns ctx's error when ctx is done and
+// ErrClosed after Close.
+func (p *PerfBuf[E]) Read(ctx context.Context) (PerfSample[E], error) {
+	var s PerfSample[E]
+	err := p.ReadInto(ctx, &s)
+	return s, err
+}
+
+// ReadInto is Read into *sample, without allocating when an event is already there.
+func (p *PerfBuf[E]) ReadInto(ctx context.Context, sample *PerfSample[E]) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if p.closed.Load() {
+			return fmt.Errorf("perf buffer %q: %w", p.info.Name, ErrClosed)
+		}
+		for i := range p.rings {
+			r := p.rings[(p.next+i)%len(p.rings)]
+			ok, err := p.consume(r, sample)
+			if ok || err != nil {
+				p.next = (p.next + i + 1) % len(p.rings)
+				return err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := p.wait(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// consume reads records from r until it finds a sample (counting lost records).
+func (p *PerfBuf[E]) consume(r *perfRing, sample *PerfSample[E]) (bool, error) {
+	headp := (*atomic.Uint64)(unsafe.Pointer(&r.mem[perfDataHead]))
+	tailp := (*atomic.Uint64)(unsafe.Pointer(&r.mem[perfDataTail]))
+	size := uint64(len(r.data))
+	for {
+		head, tail := headp.Load(), tailp.Load()
+		if tail >= head {
+			return false, nil
+		}
+		off := tail % size
+		typ := binary.NativeEndian.Uint32(r.data[off:])
+		recSize := uint64(binary.NativeEndian.Uint16(r.data[off+6:]))
+		if recSize < 8 {
+			return false, fmt.Errorf("perf buffer %q: corrupt record of %d bytes on CPU %d", p.info.Name, recSize, r.cpu)
+		}
+		rec := r.data[off : off+recSize : off+recSize]
+		if off+recSize > size { // wraps: copy the two parts
+			if cap(p.scratch) < int(recSize) {
+				p.scratch = make([]byte, recSize)
+			}
+			rec = p.scratch[:recSize]
+			n := copy(rec, r.data[off:])
+			copy(rec[n:], r.data)
+		}
+		switch typ {
+		case perfRecordLost:
+			if len(rec) >= 24 {
+				n := binary.NativeEndian.Uint64(rec[16:])
+				r.lost += n
+				p.lost.Add(n)
+			}
+		case perfRecordSample:
+			var err error
+			raw := uint64(binary.NativeEndian.Uint32(rec[8:]))
+			if raw < uint64(p.evsize) || 12+raw > recSize {
+				err = fmt.Errorf("perf buffer %q: sample of %d bytes on CPU %d, event type is %d bytes", p.info.Name, raw, r.cpu, p.evsize)
+			} else {
+				sample.Event = *(*E)(unsafe.Pointer(&rec[12]))
+			}
+			sample.CPU, sample.Lost = r.cpu, r.lost
+			r.lost = 0
+			tailp.Store(tail + recSize)
+			return true, err
+		}
+		tailp.Store(tail + recSize)
+	}
+}
+
+func (p *PerfBuf[E]) wait(ctx context.Context) error {
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, p.wake)
+		defer stop()
+	}
+	for {
+		_, err := unix.EpollWait(p.epfd, p.events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("perf buffer %q: epoll_wait: %w", p.info.Name, err)
+		}
+		var buf [8]byte
+		unix.Read(p.wakefd, buf[:])
+		return nil
+	}
+}
+
+func (p *PerfBuf[E]) wake() {
+	one := [8]byte{1}
+	unix.Write(p.wakefd, one[:])
+}
+
+// Close stops a blocked Read (which returns ErrClosed), removes the perf events from the
+// map and releases them. It is idempotent and nil-safe.
+func (p *PerfBuf[E]) Close() error {
+	if p == nil || p.closed.Swap(true) {
+		return nil
+	}
+	p.wake()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if fd, err := p.m.FD(); err == nil {
+		for _, r := range p.rings {
+			key := uint32(r.cpu)
+			elemOp(unix.BPF_MAP_DELETE_ELEM, fd, unsafe.Pointer(&key), nil, 0)
+		}
+	}
+	p.release()
+	return nil
+}
+
+func (p *PerfBuf[E]) release() {
+	for _, r := range p.rings {
+		if r.mem != nil {
+			unix.Munmap(r.mem)
+		}
+		unix.Close(r.fd)
+	}
+	p.rings = nil
+	if p.epfd >= 0 {
+		unix.Close(p.epfd)
+		p.epfd = -1
+	}
+	if p.wakefd >= 0 {
+		unix.Close(p.wakefd)
+		p.wakefd = -1
+	}
+}

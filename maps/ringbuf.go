@@ -1,0 +1,213 @@
+package maps
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Ring buffer record header (kernel include/uapi/linux/bpf.h).
+const (
+	ringbufBusyBit    = 1 << 31
+	ringbufDiscardBit = 1 << 30
+	ringbufHdrSize    = 8
+)
+
+// RingBuf reads typed events of type E from a BPF_MAP_TYPE_RINGBUF map (kernel 5.8+), as
+// libbpf's ring_buffer__poll does: the consumer page is mapped read-write, the producer
+// page and the data (mapped twice, so a record that wraps reads as one) read-only, and
+// the reader sleeps in epoll only when the ring is empty. Each record must be exactly
+// sizeof(E) bytes. One goroutine reads; Close may be called from any goroutine.
+type RingBuf[E any] struct {
+	handle
+	mu      sync.Mutex // held by the reader; Close takes it to unmap
+	closed  atomic.Bool
+	cons    []byte // consumer page (RW)
+	prod    []byte // producer page + 2×data (RO)
+	data    []byte
+	mask    uint64
+	epfd    int
+	wakefd  int // eventfd: Close and context cancellation
+	evsize  int
+	events  [2]unix.EpollEvent
+}
+
+// NewRingBuf maps the ring buffer and checks E (plain data). Close it when done: it owns
+// the mappings and an epoll and an eventfd descriptor, not the map.
+func NewRingBuf[E any](m Map) (*RingBuf[E], error) {
+	h, err := newHandle(m, "maps.NewRingBuf", TypeRingBuf)
+	if err != nil {
+		return nil, err
+	}
+	et := reflect.TypeFor[E]()
+	if err := checkPlain(et, ""); err != nil {
+		return nil, fmt.Errorf("%w: Go event type %s for ring buffer %q: %v", ErrLayout, et, h.info.Name, err)
+	}
+	fd, err := h.fd("maps.NewRingBuf")
+	if err != nil {
+		return nil, err
+	}
+	size := int(h.info.MaxEntries)
+	page := unix.Getpagesize()
+	r := &RingBuf[E]{handle: h, epfd: -1, wakefd: -1, evsize: int(et.Size()), mask: uint64(size - 1)}
+	fail := func(what string, err error) (*RingBuf[E], error) {
+		r.release()
+		return nil, fmt.Errorf("maps.NewRingBuf on map %q: %s: %w", h.info.Name, what, err)
+	}
+	if r.cons, err = unix.Mmap(fd, 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+		return fail("mapping the consumer page", err)
+	}
+	if r.prod, err = unix.Mmap(fd, int64(page), page+2*size, unix.PROT_READ, unix.MAP_SHARED); err != nil {
+		return fail("mapping the producer page and data", err)
+	}
+	r.data = r.prod[page:]
+	if r.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return fail("epoll_create1", err)
+	}
+	if r.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return fail("eventfd", err)
+	}
+	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+		return fail("epoll_ctl(map)", err)
+	}
+	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, r.wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(r.wakefd)}); err != nil {
+		return fail("epoll_ctl(eventfd)", err)
+	}
+	return r, nil
+}
+
+// Read waits for the next event and returns it. It returns ctx's error when ctx is done,
+// and ErrClosed after Close.
+func (r *RingBuf[E]) Read(ctx context.Context) (E, error) {
+	var e E
+	err := r.ReadInto(ctx, &e)
+	return e, err
+}
+
+// ReadInto waits for the next event and copies it into *event, without allocating when an
+// event is already there.
+func (r *RingBuf[E]) ReadInto(ctx context.Context, event *E) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		if r.closed.Load() {
+			return fmt.Errorf("ring buffer %q: %w", r.info.Name, ErrClosed)
+		}
+		ok, err := r.consume(event)
+		if ok || err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.wait(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// Available returns the number of bytes not yet consumed (records and headers).
+func (r *RingBuf[E]) Available() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed.Load() {
+		return 0
+	}
+	return int(r.prodPos().Load() - r.consPos().Load())
+}
+
+func (r *RingBuf[E]) consPos() *atomic.Uint64 { return (*atomic.Uint64)(unsafe.Pointer(&r.cons[0])) }
+func (r *RingBuf[E]) prodPos() *atomic.Uint64 { return (*atomic.Uint64)(unsafe.Pointer(&r.prod[0])) }
+
+// consume takes the next committed record, skipping discarded ones.
+func (r *RingBuf[E]) consume(event *E) (bool, error) {
+	cp, pp := r.consPos(), r.prodPos()
+	cons := cp.Load()
+	for {
+		prod := pp.Load()
+		if cons >= prod {
+			return false, nil
+		}
+		off := cons & r.mask
+		hdr := (*atomic.Uint32)(unsafe.Pointer(&r.data[off])).Load()
+		if hdr&ringbufBusyBit != 0 {
+			return false, nil // reserved, not yet committed: the commit will wake us
+		}
+		n := int(hdr &^ (ringbufBusyBit | ringbufDiscardBit))
+		cons += uint64((n + ringbufHdrSize + 7) &^ 7)
+		if hdr&ringbufDiscardBit != 0 {
+			cp.Store(cons)
+			continue
+		}
+		var err error
+		if n == r.evsize {
+			*event = *(*E)(unsafe.Pointer(&r.data[off+ringbufHdrSize]))
+		} else {
+			err = fmt.Errorf("ring buffer %q: record of %d bytes, event type is %d bytes", r.info.Name, n, r.evsize)
+		}
+		cp.Store(cons)
+		return true, err
+	}
+}
+
+// wait sleeps in epoll until the ring has data, ctx is done or Close is called.
+func (r *RingBuf[E]) wait(ctx context.Context) error {
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, r.wake)
+		defer stop()
+	}
+	for {
+		_, err := unix.EpollWait(r.epfd, r.events[:], -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("ring buffer %q: epoll_wait: %w", r.info.Name, err)
+		}
+		var buf [8]byte
+		unix.Read(r.wakefd, buf[:]) // drain; EAGAIN when the map woke us
+		return nil
+	}
+}
+
+func (r *RingBuf[E]) wake() {
+	one := [8]byte{1}
+	unix.Write(r.wakefd, one[:])
+}
+
+// Close stops a blocked Read (which returns ErrClosed) and releases the mappings and
+// descriptors. It is idempotent and nil-safe.
+func (r *RingBuf[E]) Close() error {
+	if r == nil || r.closed.Swap(true) {
+		return nil
+	}
+	r.wake()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.release()
+	return nil
+}
+
+func (r *RingBuf[E]) release() {
+	if r.prod != nil {
+		unix.Munmap(r.prod)
+		r.prod, r.data = nil, nil
+	}
+	if r.cons != nil {
+		unix.Munmap(r.cons)
+		r.cons = nil
+	}
+	if r.epfd >= 0 {
+		unix.Close(r.epfd)
+		r.epfd = -1
+	}
+	if r.wakefd >= 0 {
+		unix.Close(r.wakefd)
+		r.wakefd = -1
+	}
+}
