@@ -103,4 +103,3 @@ func (t Type) String() string {
 	}
 	return fmt.Sprintf("Type(%d)", uint32(t))
 }
-

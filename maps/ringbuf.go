@@ -25,16 +25,16 @@ const (
 // sizeof(E) bytes. One goroutine reads; Close may be called from any goroutine.
 type RingBuf[E any] struct {
 	handle
-	mu      sync.Mutex // held by the reader; Close takes it to unmap
-	closed  atomic.Bool
-	cons    []byte // consumer page (RW)
-	prod    []byte // producer page + 2×data (RO)
-	data    []byte
-	mask    uint64
-	epfd    int
-	wakefd  int // eventfd: Close and context cancellation
-	evsize  int
-	events  [2]unix.EpollEvent
+	mu     sync.Mutex // held by the reader; Close takes it to unmap
+	closed atomic.Bool
+	cons   []byte // consumer page (RW)
+	prod   []byte // producer page + 2×data (RO)
+	data   []byte
+	mask   uint64
+	epfd   int
+	wakefd int // eventfd: Close and context cancellation
+	evsize int
+	events [2]unix.EpollEvent
 }
 
 // NewRingBuf maps the ring buffer and checks E (plain data). Close it when done: it owns
