@@ -135,6 +135,22 @@ int iter_num_locked(struct __sk_buff *skb)
 	return 0;
 }
 
+extern void bpf_rcu_read_lock(void) __ksym;
+extern void bpf_rcu_read_unlock(void) __ksym;
+
+/* I1 (I1b's limit): a kfunc that is not on the allowed list, while holding the lock. */
+SEC("tc")
+int kfunc_locked(struct __sk_buff *skb)
+{
+	SL_GET(v, locked, 0);
+	bpf_spin_lock(&v->lock);
+	bpf_rcu_read_lock();
+	v->val++;
+	bpf_rcu_read_unlock();
+	bpf_spin_unlock(&v->lock);
+	return 0;
+}
+
 /* I2: a second lock while holding one. */
 SEC("tc")
 int double_lock(struct __sk_buff *skb)
