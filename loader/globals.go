@@ -5,14 +5,15 @@ import "C"
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"unsafe"
 
 	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
 )
 
 // global is one variable of a global-data section, located through the section's BTF
@@ -99,8 +100,8 @@ func (o *Object) lookupGlobal(name string) (*global, error) {
 // SetGlobal sets the global variable name (in .bss, .data, .rodata or a named
 // sub-section) to value, like `skel->bss->my_pid = getpid()` in C.
 //
-// value must be of a fixed-size type (int32, uint64, [16]byte, a struct of such
-// fields …) whose size equals the variable's size in BTF: SetGlobal("my_pid",
+// value must be fixed-size plain data (int32, uint64, [16]byte, a struct of such fields
+// laid out like the C struct …) whose size equals the variable's size in BTF: SetGlobal("my_pid",
 // int32(os.Getpid())) for an `int my_pid`. Before Load any section can be set; after
 // Load, .bss and .data are written in place through the kernel's memory mapping of the
 // map (the running programs see the new value), and .rodata returns ErrReadOnly.
@@ -112,7 +113,7 @@ func (o *Object) SetGlobal(name string, value any) error {
 	if err != nil {
 		return err
 	}
-	b, err := encodeFixed(value)
+	b, err := valueBytes(value)
 	if err != nil {
 		return fmt.Errorf("setting global %q of %s: %w", name, o.name, err)
 	}
@@ -150,8 +151,11 @@ func (o *Object) Global(name string, ptr any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("reading global %q of %s: need a non-nil pointer, got %T", name, o.name, ptr)
 	}
-	if size := binary.Size(ptr); size < 0 || uint32(size) != g.size {
-		return fmt.Errorf("reading global %q of %s: it is %d bytes (%s) but %T points to %d bytes", name, o.name, g.size, typeName(g.typ), ptr, binary.Size(ptr))
+	if err := checkPlain(rv.Type().Elem()); err != nil {
+		return fmt.Errorf("reading global %q of %s: %w", name, o.name, err)
+	}
+	if size := rv.Type().Elem().Size(); uint32(size) != g.size {
+		return fmt.Errorf("reading global %q of %s: it is %d bytes (%s) but %T points to %d bytes", name, o.name, g.size, typeName(g.typ), ptr, size)
 	}
 	o.mu.RLock()
 	defer o.mu.RUnlock()
@@ -162,40 +166,92 @@ func (o *Object) Global(name string, ptr any) error {
 	if err != nil {
 		return fmt.Errorf("reading global %q of %s: %w", name, o.name, err)
 	}
-	if err := binary.Read(bytes.NewReader(mem), binary.NativeEndian, ptr); err != nil {
-		return fmt.Errorf("reading global %q of %s: %w", name, o.name, err)
-	}
+	copy(unsafe.Slice((*byte)(rv.UnsafePointer()), g.size), mem)
 	return nil
 }
 
-// memory returns the variable's bytes: before load libbpf's copy of the initial value,
-// after load the kernel's memory mapping of the map (bpf_map__initial_value returns
-// either). The caller holds the object's read lock.
+// memory returns the variable's bytes: before load libbpf's copy of the initial value
+// (bpf_map__initial_value), after load the map's memory in the kernel, mapped with
+// mmap(2) on first use. The caller holds the object's read lock.
 func (g *global) memory() ([]byte, error) {
-	var size C.size_t
-	p := C.bpf_map__initial_value(g.m.cm, &size)
-	if p == nil {
-		return nil, fmt.Errorf("map %q has no memory mapping (kernel without BPF_F_MMAPABLE arrays?)", g.m.name)
+	var mem []byte
+	if g.m.obj.loaded {
+		var err error
+		if mem, err = g.m.mapped(); err != nil {
+			return nil, err
+		}
+	} else {
+		var size C.size_t
+		p := C.bpf_map__initial_value(g.m.cm, &size)
+		if p == nil {
+			return nil, fmt.Errorf("map %q has no initial value", g.m.name)
+		}
+		mem = unsafe.Slice((*byte)(p), size)
 	}
-	if uint64(g.offset)+uint64(g.size) > uint64(size) {
-		return nil, fmt.Errorf("variable at %d+%d lies outside map %q of %d bytes", g.offset, g.size, g.m.name, size)
+	if uint64(g.offset)+uint64(g.size) > uint64(len(mem)) {
+		return nil, fmt.Errorf("variable at %d+%d lies outside map %q of %d bytes", g.offset, g.size, g.m.name, len(mem))
 	}
-	return unsafe.Slice((*byte)(unsafe.Add(p, g.offset)), g.size), nil
+	return mem[g.offset : g.offset+g.size : g.offset+g.size], nil
 }
 
-// encodeFixed encodes a fixed-size value in the host's byte order.
-func encodeFixed(value any) ([]byte, error) {
+// mapped returns the loaded global-data map's memory, mapping it on first use: shared
+// and writable for .bss and .data, read-only for the frozen .rodata. The mapping is
+// released by Object.Close.
+func (m *Map) mapped() ([]byte, error) {
+	m.mmapOnce.Do(func() {
+		const bpfFMmapable = 1 << 10
+		if uint32(C.bpf_map__map_flags(m.cm))&bpfFMmapable == 0 {
+			m.mmapErr = fmt.Errorf("map %q was created without BPF_F_MMAPABLE (kernel < 5.5?)", m.name)
+			return
+		}
+		prot := unix.PROT_READ | unix.PROT_WRITE
+		if strings.HasPrefix(m.section, ".rodata") {
+			prot = unix.PROT_READ
+		}
+		size := int(C.bpf_map__value_size(m.cm))
+		page := os.Getpagesize()
+		size = (size + page - 1) / page * page
+		m.mmap, m.mmapErr = unix.Mmap(m.fd, 0, size, prot, unix.MAP_SHARED)
+		if m.mmapErr != nil {
+			m.mmapErr = fmt.Errorf("mapping map %q: %w", m.name, m.mmapErr)
+		}
+	})
+	return m.mmap, m.mmapErr
+}
+
+// checkPlain returns an error unless t is fixed-size plain data whose Go layout is the
+// C layout on this machine: fixed-size integers, floats, bool, arrays and structs of
+// them. int, uint and uintptr are refused: their size depends on the platform.
+func checkPlain(t reflect.Type) error {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return nil
+	case reflect.Array:
+		return checkPlain(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if err := checkPlain(t.Field(i).Type); err != nil {
+				return fmt.Errorf("field %s: %w", t.Field(i).Name, err)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("a %s has no fixed size (use sized types such as int32, uint64, [N]byte, or structs of them)", t)
+}
+
+// valueBytes returns a copy of value's memory, which is its C representation.
+func valueBytes(value any) ([]byte, error) {
 	if value == nil {
 		return nil, fmt.Errorf("value is nil")
 	}
-	if binary.Size(value) < 0 {
-		return nil, fmt.Errorf("a %T has no fixed size (use sized types such as int32, uint64, [N]byte, or structs of them)", value)
-	}
-	var buf bytes.Buffer
-	if err := binary.Write(&buf, binary.NativeEndian, value); err != nil {
+	rv := reflect.ValueOf(value)
+	if err := checkPlain(rv.Type()); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	tmp := reflect.New(rv.Type())
+	tmp.Elem().Set(rv)
+	return bytes.Clone(unsafe.Slice((*byte)(tmp.UnsafePointer()), rv.Type().Size())), nil
 }
 
 // typeName describes a BTF type for messages, e.g. "int" or "struct config".

@@ -379,6 +379,11 @@ func (o *Object) Close() error {
 		}
 	}
 	o.links, o.auto = nil, nil
+	for _, m := range o.maps {
+		if err := m.unmap(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	o.module.Close()
 	o.freeLogBuffers()
 	o.leak.closed.Store(true)
