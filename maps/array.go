@@ -74,11 +74,11 @@ func (a *Array[V]) BatchLookupLocked(c *Cursor, keys []uint32, values []V) (int,
 }
 
 // BatchUpdate stores values[i] at keys[i].
-func (a *Array[V]) BatchUpdate(keys []uint32, values []V, flags UpdateFlags) (int, error) {
-	return a.c.BatchUpdate(keys, values, flags)
+func (a *Array[V]) BatchUpdate(keys []uint32, values []V) (int, error) {
+	return a.c.BatchUpdate(keys, values)
 }
 
 // BatchUpdateLocked is BatchUpdate with BPF_F_LOCK.
-func (a *Array[V]) BatchUpdateLocked(keys []uint32, values []V, flags UpdateFlags) (int, error) {
-	return a.c.BatchUpdateLocked(keys, values, flags)
+func (a *Array[V]) BatchUpdateLocked(keys []uint32, values []V) (int, error) {
+	return a.c.BatchUpdateLocked(keys, values)
 }

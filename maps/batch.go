@@ -55,6 +55,7 @@ func (h *handle) batchLookup(cmd uintptr, op string, c *Cursor, keys unsafe.Poin
 		in = unsafe.Pointer(&c.in[0])
 	}
 	n, e := batchOp(cmd, fd, in, unsafe.Pointer(&c.out[0]), keys, values, uint32(nkeys), elemFlags)
+	n = batchCount(n, e)
 	switch e {
 	case 0:
 	case unix.ENOENT:
@@ -93,19 +94,20 @@ func (m *kv[K, V]) BatchLookupAndDelete(c *Cursor, keys []K, values []V) (int, e
 	return m.batchLookup(unix.BPF_MAP_LOOKUP_AND_DELETE_BATCH, "batch lookup and delete", c, sliceData(keys), len(keys), sliceData(values), len(values), 0)
 }
 
-// BatchUpdate stores values[i] under keys[i] (BPF_MAP_UPDATE_BATCH, kernel 5.6+) and
-// returns how many it stored; on error the first n were stored.
-func (m *kv[K, V]) BatchUpdate(keys []K, values []V, flags UpdateFlags) (int, error) {
-	return m.batchUpdate("batch update", keys, values, uint64(flags))
+// BatchUpdate stores values[i] under keys[i], creating or replacing each entry
+// (BPF_MAP_UPDATE_BATCH, kernel 5.6+; the kernel takes no UpdateNoExist/UpdateExist for
+// batches), and returns how many it stored; on error the first n were stored.
+func (m *kv[K, V]) BatchUpdate(keys []K, values []V) (int, error) {
+	return m.batchUpdate("batch update", keys, values, 0)
 }
 
 // BatchUpdateLocked is BatchUpdate with BPF_F_LOCK (ErrNoLock when the value has no lock).
-func (m *kv[K, V]) BatchUpdateLocked(keys []K, values []V, flags UpdateFlags) (int, error) {
+func (m *kv[K, V]) BatchUpdateLocked(keys []K, values []V) (int, error) {
 	f, err := m.lockFlag("locked batch update")
 	if err != nil {
 		return 0, err
 	}
-	return m.batchUpdate("locked batch update", keys, values, uint64(flags)|f)
+	return m.batchUpdate("locked batch update", keys, values, f)
 }
 
 func (m *kv[K, V]) batchUpdate(op string, keys []K, values []V, elemFlags uint64) (int, error) {
@@ -120,6 +122,7 @@ func (m *kv[K, V]) batchUpdate(op string, keys []K, values []V, elemFlags uint64
 		return 0, err
 	}
 	n, e := batchOp(unix.BPF_MAP_UPDATE_BATCH, fd, nil, nil, sliceData(keys), sliceData(values), uint32(len(keys)), elemFlags)
+	n = batchCount(n, e)
 	if e != 0 {
 		return int(n), m.errno(op, e)
 	}
@@ -137,10 +140,21 @@ func (m *kv[K, V]) BatchDelete(keys []K) (int, error) {
 		return 0, err
 	}
 	n, e := batchOp(unix.BPF_MAP_DELETE_BATCH, fd, nil, nil, sliceData(keys), nil, uint32(len(keys)), 0)
+	n = batchCount(n, e)
 	if e != 0 {
 		return int(n), m.errno("batch delete", e)
 	}
 	return int(n), nil
+}
+
+// batchCount is the kernel's count of processed elements. The kernel writes it back once
+// it has started on the elements; when it rejects the attr up front (EINVAL: bad flags,
+// unsupported map type) it leaves our input count there, which means none.
+func batchCount(n uint32, e unix.Errno) uint32 {
+	if e == unix.EINVAL || e == unix.EOPNOTSUPP || e == unix.Errno(524) /* ENOTSUPP */ || e == unix.EPERM {
+		return 0
+	}
+	return n
 }
 
 // sliceData returns a pointer to s's first element, or nil for an empty slice.
