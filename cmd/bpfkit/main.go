@@ -1,0 +1,51 @@
+// Command bpfkit is bpfkit's command line.
+//
+//	bpfkit check [--kernel X.Y] [--format text|json] OBJECT.o...
+//
+// check applies the bpf_spin_lock rules of a kernel version (default: the running
+// kernel) to compiled BPF objects, without loading anything. It exits 0 when no object
+// has an error finding, 1 when one has, 2 when an object cannot be read or the usage is
+// wrong.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitFindings = 1
+	exitUsage    = 2
+)
+
+const usage = `usage: bpfkit <command> [arguments]
+
+commands:
+  check [--kernel X.Y] [--format text|json] OBJECT.o...
+        report the bpf_spin_lock uses a kernel would refuse, before loading
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches on the first argument (the subcommand) and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "check":
+		return runCheck(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "bpfkit: unknown command %q\n%s", args[0], usage)
+		return exitUsage
+	}
+}

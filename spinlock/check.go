@@ -1,0 +1,527 @@
+package spinlock
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+)
+
+// Options tune a check. A nil *Options means the defaults.
+type Options struct {
+	// Kernel is the kernel version whose rules apply; zero means the running kernel
+	// (Latest when it cannot be determined).
+	Kernel Version
+	// ProgramTypes gives the type of each program, by program (function) name, as
+	// libbpf resolved it. Programs not listed are resolved from their section name
+	// with libbpf's table. Sleepability always comes from the section name.
+	ProgramTypes map[string]ProgramType
+	// Name is the object's name in messages ("minimal.bpf.o").
+	Name string
+}
+
+// ErrUnreadable is wrapped by the error Check returns when the bytes are not a BPF ELF
+// object it can read.
+var ErrUnreadable = errors.New("unreadable BPF object")
+
+// maxObjectSize bounds what CheckReader reads.
+const maxObjectSize = 256 << 20
+
+// Check applies the rules of the kernel version in opts to the BPF ELF object elf. The
+// error is non-nil only when the object cannot be read (it then wraps ErrUnreadable);
+// rule violations are findings in the Report (see Report.Err).
+func Check(elf []byte, opts *Options) (*Report, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Kernel.IsZero() {
+		v, err := RunningKernel()
+		if err != nil {
+			v = Latest
+		}
+		o.Kernel = v
+	}
+	name := o.Name
+	if name == "" {
+		name = "object"
+	}
+	spec, renames, err := parseObject(elf)
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w: %w", name, ErrUnreadable, err)
+	}
+	c := newChecker(spec, renames, o)
+	c.run()
+	return c.report, nil
+}
+
+// CheckReader is Check on an object read from r (at most 256 MiB).
+func CheckReader(r io.ReaderAt, opts *Options) (*Report, error) {
+	b, err := io.ReadAll(io.LimitReader(io.NewSectionReader(r, 0, maxObjectSize+1), maxObjectSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read object: %w", err)
+	}
+	if len(b) > maxObjectSize {
+		return nil, fmt.Errorf("read object: %w: larger than %d bytes", ErrUnreadable, maxObjectSize)
+	}
+	return Check(b, opts)
+}
+
+// parseObject reads the object with cilium/ebpf, after making named .bss sub-sections
+// readable (see renameBSSSubsections). A panic in the parser is turned into an error:
+// the bytes are untrusted.
+func parseObject(data []byte) (spec *ebpf.CollectionSpec, renames map[string]string, err error) {
+	data, renames = renameBSSSubsections(data)
+	defer func() {
+		if r := recover(); r != nil {
+			spec, err = nil, fmt.Errorf("parse ELF: %v", r)
+		}
+	}()
+	spec, err = ebpf.LoadCollectionSpecFromReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, err
+	}
+	return spec, renames, nil
+}
+
+// checker holds one check's state.
+type checker struct {
+	kernel   Version
+	opts     Options
+	objName  string // libbpf's object name: the file name up to its first '.'
+	maps     []*mapInfo
+	mapIndex map[string]int // by the name instructions reference
+	views    []*lockView
+	progs    []*progInfo
+	report   *Report
+	seen     map[string]int // finding key → index in report.Findings
+	// reportedAtCall marks maps whose layout problem was reported where a program
+	// locks them, so that no map-level warning repeats it.
+	reportedAtCall map[string]bool
+}
+
+func newChecker(spec *ebpf.CollectionSpec, renames map[string]string, o Options) *checker {
+	c := &checker{
+		kernel:         o.Kernel,
+		opts:           o,
+		mapIndex:       make(map[string]int),
+		report:         &Report{Object: o.Name, Kernel: o.Kernel, Findings: []Finding{}},
+		seen:           make(map[string]int),
+		reportedAtCall: make(map[string]bool),
+	}
+	base := filepath.Base(o.Name)
+	c.objName, _, _ = strings.Cut(base, ".")
+
+	names := make([]string, 0, len(spec.Maps))
+	for n := range spec.Maps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, ref := range names {
+		ms := spec.Maps[ref]
+		if ref == ".kconfig" || ref == ".ksyms" || ms.Type == ebpf.StructOpsMap {
+			continue
+		}
+		m := &mapInfo{name: ref, ref: ref, typ: ms.Type, flags: ms.Flags, section: ".maps"}
+		if orig, ok := renames[ref]; ok {
+			m.name = orig
+		}
+		if isDataSection(m.name) {
+			m.datasec, m.section = true, m.name
+			m.varNames = make(map[uint32]string)
+		}
+		if ms.Value != nil {
+			m.hasBTF = true
+			m.fields = scanFields(ms.Value)
+			if ds, ok := ms.Value.(*btf.Datasec); ok && m.datasec {
+				for _, vsi := range ds.Vars {
+					if v, ok := vsi.Type.(*btf.Var); ok {
+						m.varNames[vsi.Offset] = v.Name
+					}
+				}
+			}
+		} else if !m.datasec {
+			m.section = "maps"
+		}
+		c.mapIndex[ref] = len(c.maps)
+		c.maps = append(c.maps, m)
+	}
+	c.views = make([]*lockView, len(c.maps))
+
+	pnames := make([]string, 0, len(spec.Programs))
+	for n := range spec.Programs {
+		pnames = append(pnames, n)
+	}
+	sort.Strings(pnames)
+	for _, n := range pnames {
+		c.progs = append(c.progs, newProgInfo(spec.Programs[n], o.ProgramTypes))
+	}
+	return c
+}
+
+func isDataSection(name string) bool {
+	return name == ".bss" || name == ".data" || name == ".rodata" ||
+		strings.HasPrefix(name, ".bss.") || strings.HasPrefix(name, ".data.") || strings.HasPrefix(name, ".rodata.")
+}
+
+func (c *checker) view(m int) lockView {
+	if c.views[m] == nil {
+		v := c.maps[m].view(c.kernel)
+		c.views[m] = &v
+	}
+	return *c.views[m]
+}
+
+func (c *checker) run() {
+	for _, p := range c.progs {
+		c.programRules(p)
+		newWalker(c, p).run()
+	}
+	c.mapRules()
+	// Map-level findings first, then programs in name order, each in the order found.
+	sort.SliceStable(c.report.Findings, func(i, j int) bool {
+		a, b := c.report.Findings[i], c.report.Findings[j]
+		if (a.Program == "") != (b.Program == "") {
+			return a.Program == ""
+		}
+		return a.Program < b.Program
+	})
+}
+
+func (c *checker) add(f Finding) {
+	key := f.Rule + "\x00" + f.Program + "\x00" + f.Map + "\x00" + fmt.Sprint(f.Insn)
+	if i, ok := c.seen[key]; ok {
+		if c.report.Findings[i].Severity == SeverityWarning && f.Severity == SeverityError {
+			c.report.Findings[i] = f
+		}
+		return
+	}
+	c.seen[key] = len(c.report.Findings)
+	c.report.Findings = append(c.report.Findings, f)
+}
+
+func (c *checker) note(s string) { c.report.Notes = append(c.report.Notes, s) }
+
+// kernelMapName is the name the kernel prints for a map: libbpf names global-data maps
+// after the object ("minimal.bss" cut to 15 characters) and truncates the others.
+func (c *checker) kernelMapName(m *mapInfo) string {
+	const objNameLen = 16
+	if m.datasec {
+		if c.objName == "" {
+			return m.name
+		}
+		sfx := len(m.name)
+		if sfx < 7 {
+			sfx = 7
+		}
+		pfx := min(objNameLen-sfx-1, len(c.objName))
+		if pfx < 0 {
+			pfx = 0
+		}
+		n := c.objName[:pfx] + m.name
+		if len(n) > objNameLen-1 {
+			n = n[:objNameLen-1]
+		}
+		return n
+	}
+	if len(m.name) > objNameLen-1 {
+		return m.name[:objNameLen-1]
+	}
+	return m.name
+}
+
+// programRules applies P1–P6: a program that references a map whose value holds a lock
+// (or a timer, wq, list or rbtree root) fails as soon as the kernel resolves the map
+// reference, whatever the program does with it.
+func (c *checker) programRules(p *progInfo) {
+	if p.typ == Extension {
+		// freplace programs are judged as their target's type, which the object does
+		// not say (it is set at load time): the P rules cannot be applied to them.
+		return
+	}
+	done := make(map[int]bool)
+	for idx := range p.insns {
+		ins := &p.insns[idx]
+		if !ins.IsLoadFromMap() {
+			continue
+		}
+		mi, ok := c.mapIndex[ins.Reference()]
+		if !ok || done[mi] {
+			continue
+		}
+		done[mi] = true
+		m := c.maps[mi]
+		lv := c.view(mi)
+		f := Finding{Severity: SeverityError, Program: p.name, Section: p.section, Map: m.name, Insn: p.raw[idx]}
+		f.File, f.Line = p.lineOf(idx)
+		what := ""
+		switch {
+		case lv.graph && p.typ.isTracing() && c.kernel.AtLeast(6, 3):
+			f.Rule, what = RuleP6, "a bpf_list_head or bpf_rb_root"
+			f.Fix = "Use the list or rbtree from a TRACING (fentry, tp_btf), LSM or networking program instead."
+		case lv.lock != nil && p.typ == SocketFilter:
+			f.Rule, what = RuleP1, "a bpf_spin_lock"
+			f.Fix = "Use a cgroup_skb or tc program instead of a socket filter, or drop the lock and update the value with atomics (__sync_fetch_and_add)."
+		case lv.lock != nil && p.typ.isTracing():
+			f.Rule, what = RuleP2, "a bpf_spin_lock"
+			f.Fix = "Attach with SEC(\"tp_btf/…\") or fentry (TRACING programs may use the lock), or drop the lock and update the value with atomics (__sync_fetch_and_add)."
+		case lv.lock != nil && p.sleepable && c.kernel.Before(6, 6):
+			f.Rule, what = RuleP3, "a bpf_spin_lock"
+			f.Fix = "Use a non-sleepable section (without \".s\") or target kernel 6.6+, where sleepable programs may use the lock."
+		case lv.timer && p.typ.isTracing() && c.kernel.Before(7, 0):
+			f.Rule, what = RuleP4, "a bpf_timer"
+			f.Fix = "Use the timer from a TRACING (fentry, tp_btf) or networking program, or keep it in a map no tracing program references."
+		case lv.wq && p.typ.isTracing() && c.kernel.AtLeast(6, 10) && c.kernel.Before(7, 0):
+			f.Rule, what = RuleP5, "a bpf_wq"
+			f.Fix = "Use the work queue from a TRACING (fentry, tp_btf) or networking program, or keep it in a map no tracing program references."
+		case lv.lock != nil && p.typ == Tracing && futureTracing(p.kind):
+			f.Rule, f.Severity, what = RuleP2, SeverityWarning, "a bpf_spin_lock"
+			f.Message = fmt.Sprintf("%s uses %s, whose value holds a bpf_spin_lock (%s): the %s kernel allows this, but upstream work (2026) prepares to add %s to the kernel's list of tracing programs, which then fail with %q",
+				p.label(), m.describe(), lv.lock.path, c.kernel, p.kind, wordsP2)
+			f.Fix = "Prefer tp_btf, or atomics instead of the lock, if the program must keep loading on future kernels."
+			c.add(f)
+			continue
+		default:
+			continue
+		}
+		detail := ""
+		if lv.lock != nil && what == "a bpf_spin_lock" {
+			detail = " (" + lv.lock.path + ")"
+		}
+		f.Message = fmt.Sprintf("%s uses %s, whose value holds %s%s: the kernel refuses such a program as soon as it references the map, even if it never locks it; the %s kernel says %q",
+			p.label(), m.describe(), what, detail, c.kernel, KernelWords(f.Rule, c.kernel, ""))
+		c.add(f)
+	}
+}
+
+// mapRules reports, once per map, the layout problems (M2–M7, G1, G3, G4) that no
+// program turned into an error at a lock call: the map loads, but its lock (or timer)
+// is not usable as written.
+func (c *checker) mapRules() {
+	for i, m := range c.maps {
+		if c.reportedAtCall[m.name] || !m.hasBTF {
+			continue
+		}
+		lv := c.view(i)
+		f := Finding{Severity: SeverityWarning, Section: m.section, Map: m.name}
+		switch {
+		case lv.btfDropped:
+			f.Rule = lv.dropRule
+			f.Message = c.droppedMessage("", m, lv)
+			f.Fix = c.droppedFix(m, lv)
+		case lv.lock == nil && lv.lockRule != "":
+			f.Rule = lv.lockRule
+			f.Message = c.invalidMessage("", m, lv)
+			f.Fix = c.invalidFix(lv)
+		case lv.lock != nil && m.datasec && c.kernel.Before(6, 2):
+			f.Rule = RuleG1
+			f.Message = fmt.Sprintf("%s holds a bpf_spin_lock (%s): kernel 6.1 gives each load of its address a fresh identity, so a lock and an unlock that load &lock separately fail with %q",
+				m.describe(), lv.lock.path, wordsI5)
+			f.Fix = "Keep the lock in a map value (a one-entry ARRAY) for 6.1, or target kernel 6.2+, where global locks are supported."
+		default:
+			continue
+		}
+		c.add(f)
+	}
+}
+
+func (c *checker) droppedMessage(prefix string, m *mapInfo, lv lockView) string {
+	name := c.kernelMapName(m)
+	var cause string
+	switch lv.dropRule {
+	case RuleM2:
+		cause = fmt.Sprintf("its type %s may not hold a bpf_spin_lock (only HASH, ARRAY, CGROUP_STORAGE and the SK/INODE/TASK/CGRP local storages may)", mapTypeName(m.typ))
+	case RuleM3:
+		cause = "it is read-only to programs (BPF_F_RDONLY_PROG), and a read-only map may not hold a bpf_spin_lock"
+	case RuleG4:
+		cause = "it is read-only data (.rodata), and a read-only map may not hold a bpf_spin_lock"
+	case RuleM7:
+		cause = fmt.Sprintf("its type %s may not hold a bpf_timer or bpf_wq (only HASH, LRU_HASH and ARRAY may)", mapTypeName(m.typ))
+	}
+	words := KernelWords(lv.dropRule, c.kernel, name)
+	if lv.dropRule == RuleM7 && m.hasKind(kindWq) && !m.hasKind(kindTimer) {
+		words = fmt.Sprintf(wordsWqBTF, name)
+	}
+	head := m.describe()
+	if prefix != "" {
+		head = prefix + " " + m.describe()
+	}
+	return fmt.Sprintf("%s: %s. Creating the map fails, libbpf retries it without BTF, and the real cause surfaces later as the misleading %q (the %s kernel's words)",
+		head, cause, words, c.kernel)
+}
+
+func (c *checker) droppedFix(m *mapInfo, lv lockView) string {
+	switch lv.dropRule {
+	case RuleM2:
+		return "Use BPF_MAP_TYPE_HASH or BPF_MAP_TYPE_ARRAY for a value with a lock (per-CPU maps need no lock at all: drop it)."
+	case RuleM3, RuleG4:
+		return "Move the lock out of read-only data: put it in .bss/.data (kernel 6.2+) or in a writable map value."
+	case RuleM7:
+		return "Keep bpf_timer/bpf_wq values in a HASH, LRU_HASH or ARRAY map."
+	}
+	return ""
+}
+
+func (m *mapInfo) hasKind(k fieldKind) bool {
+	for _, f := range m.fields {
+		if f.kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *checker) invalidMessage(prefix string, m *mapInfo, lv lockView) string {
+	name := c.kernelMapName(m)
+	var cause string
+	switch lv.lockRule {
+	case RuleM4:
+		cause = fmt.Sprintf("its bpf_spin_lock sits inside a nested struct member (%s), which the %s kernel does not look into (kernels before 6.10 only see locks that are direct members of the value)", m.lockPaths(), c.kernel)
+	case RuleM5:
+		cause = fmt.Sprintf("its value holds more than one bpf_spin_lock, or an array of them (%s); the kernel then keeps none", m.lockPaths())
+	case RuleG3:
+		cause = fmt.Sprintf("the section holds more than one bpf_spin_lock (%s); the kernel allows one per global-data section and then keeps none", m.lockPaths())
+	case RuleM6:
+		cause = fmt.Sprintf("its bpf_spin_lock (%s) is not at an offset divisible by 4, and the kernel skips it", m.lockPaths())
+	}
+	head := m.describe()
+	if prefix != "" {
+		head = prefix + " " + m.describe()
+	}
+	return fmt.Sprintf("%s: %s. The map is created silently without a usable lock, and locking it fails later with the misleading %q (the %s kernel's words)",
+		head, cause, KernelWords(lv.lockRule, c.kernel, name), c.kernel)
+}
+
+func (c *checker) invalidFix(lv lockView) string {
+	switch lv.lockRule {
+	case RuleM4:
+		return "Make the struct bpf_spin_lock a direct member of the map's value type (or target kernel 6.10+)."
+	case RuleM5:
+		return "Keep exactly one struct bpf_spin_lock per map value; split the value into several maps if you need several locks."
+	case RuleG3:
+		return "Give each global lock its own section, e.g. SEC(\".data.A\") struct bpf_spin_lock lock_a;."
+	case RuleM6:
+		return "Do not pack the value: let the compiler align the struct bpf_spin_lock to 4 bytes."
+	}
+	return ""
+}
+
+func (m *mapInfo) lockPaths() string {
+	var ps []string
+	for _, f := range m.fields {
+		if f.kind == kindLock {
+			ps = append(ps, fmt.Sprintf("%s at offset %d", f.path, f.off))
+		}
+	}
+	return strings.Join(ps, ", ")
+}
+
+// progInfo is one program, flattened with its subprograms as libbpf loads it.
+type progInfo struct {
+	name, section string
+	typ           ProgramType
+	kind          string
+	sleepable     bool
+	insns         asm.Instructions
+	raw           []int       // raw instruction offset of each instruction
+	rawToIdx      map[int]int // and back
+	join          []bool      // jump targets and function entries
+	funcStart     map[string]int
+	global        map[int]bool // function entry → global linkage
+	globalRoots   []int
+	callbackRoots []int
+	files         []string
+	lines         []int
+}
+
+func newProgInfo(ps *ebpf.ProgramSpec, types map[string]ProgramType) *progInfo {
+	sec := parseSection(ps.SectionName)
+	p := &progInfo{
+		name:      ps.Name,
+		section:   ps.SectionName,
+		typ:       sec.typ,
+		kind:      sec.kind,
+		sleepable: sec.sleepable,
+		insns:     ps.Instructions,
+		raw:       make([]int, len(ps.Instructions)),
+		rawToIdx:  make(map[int]int, len(ps.Instructions)),
+		join:      make([]bool, len(ps.Instructions)),
+		funcStart: make(map[string]int),
+		global:    make(map[int]bool),
+		files:     make([]string, len(ps.Instructions)),
+		lines:     make([]int, len(ps.Instructions)),
+	}
+	if t, ok := types[ps.Name]; ok {
+		p.typ = t
+	}
+	raw := 0
+	file, line := "", 0
+	for i := range p.insns {
+		ins := &p.insns[i]
+		p.raw[i] = raw
+		p.rawToIdx[raw] = i
+		raw += int(ins.Width())
+		if sym := ins.Symbol(); sym != "" {
+			p.funcStart[sym] = i
+			p.join[i] = true
+			file, line = "", 0
+			if fn := btf.FuncMetadata(ins); fn != nil && fn.Linkage == btf.GlobalFunc && i != 0 {
+				p.global[i] = true
+				p.globalRoots = append(p.globalRoots, i)
+			}
+		}
+		if l, ok := ins.Source().(*btf.Line); ok && l != nil {
+			file, line = l.FileName(), int(l.LineNumber())
+		}
+		p.files[i], p.lines[i] = file, line
+	}
+	for i := range p.insns {
+		ins := &p.insns[i]
+		if ins.IsLoadOfFunctionPointer() {
+			if t, ok := p.funcStart[ins.Reference()]; ok && !p.global[t] {
+				p.callbackRoots = append(p.callbackRoots, t)
+			}
+		}
+		if op := ins.OpCode.JumpOp(); ins.OpCode.Class().IsJump() && op != asm.Call && op != asm.Exit {
+			off := int64(ins.Offset)
+			if op == asm.Ja && ins.OpCode.Class() == asm.Jump32Class {
+				off = ins.Constant
+			}
+			if t, ok := p.target(i, off); ok {
+				p.join[t] = true
+			}
+		}
+	}
+	return p
+}
+
+func (p *progInfo) target(idx int, off int64) (int, bool) {
+	t, ok := p.rawToIdx[p.raw[idx]+1+int(off)]
+	return t, ok
+}
+
+func (p *progInfo) lineOf(idx int) (string, int) {
+	if idx < 0 || idx >= len(p.lines) {
+		return "", 0
+	}
+	return p.files[idx], p.lines[idx]
+}
+
+// label names the program for messages: `program "handle_tp" (tracepoint)`.
+func (p *progInfo) label() string {
+	t := p.typ.String()
+	if p.typ == Tracing && p.kind != "" {
+		t = p.kind
+	}
+	if p.sleepable && p.typ != Syscall {
+		t += ", sleepable"
+	}
+	return fmt.Sprintf("program %q (%s)", p.name, t)
+}

@@ -1,0 +1,103 @@
+package spinlock
+
+import (
+	"github.com/cilium/ebpf/btf"
+)
+
+// fieldKind is a special kernel type that may sit in a map value.
+type fieldKind int
+
+const (
+	kindLock fieldKind = iota
+	kindTimer
+	kindWq
+	kindListHead
+	kindRbRoot
+)
+
+var kindNames = map[string]fieldKind{
+	"bpf_spin_lock": kindLock,
+	"bpf_timer":     kindTimer,
+	"bpf_wq":        kindWq,
+	"bpf_list_head": kindListHead,
+	"bpf_rb_root":   kindRbRoot,
+}
+
+func (k fieldKind) String() string {
+	for n, v := range kindNames {
+		if v == k {
+			return n
+		}
+	}
+	return "?"
+}
+
+// field is one special member found in a value type, wherever it sits.
+type field struct {
+	kind   fieldKind
+	off    uint32 // byte offset in the value
+	nested bool   // inside a struct member of the value (seen by the kernel since 6.10)
+	array  bool   // an element of an array of such fields
+	path   string // "val.inner.lock", for messages
+}
+
+// Bounds on what a (possibly hostile) BTF can make the scan do.
+const (
+	maxScanDepth  = 16
+	maxScanFields = 4096
+)
+
+// scanFields lists the special members of a value type: for a struct its members (and,
+// recursively, members of struct members), for a DATASEC its variables.
+func scanFields(value btf.Type) []field {
+	s := &scanner{}
+	switch t := btf.UnderlyingType(value).(type) {
+	case *btf.Datasec:
+		for _, vsi := range t.Vars {
+			v, ok := vsi.Type.(*btf.Var)
+			if !ok {
+				continue
+			}
+			s.member(v.Type, vsi.Offset, 0, v.Name, false)
+		}
+	case *btf.Struct:
+		s.members(t, 0, 0, t.Name)
+	}
+	return s.out
+}
+
+type scanner struct {
+	out   []field
+	steps int
+}
+
+func (s *scanner) members(st *btf.Struct, base uint32, depth int, path string) {
+	for _, m := range st.Members {
+		if m.Offset%8 != 0 || m.BitfieldSize != 0 {
+			continue
+		}
+		s.member(m.Type, base+uint32(m.Offset/8), depth, path+"."+m.Name, false)
+	}
+}
+
+// member looks at a member of type t at byte offset off; depth counts enclosing struct
+// members (0: a direct member of the value).
+func (s *scanner) member(t btf.Type, off uint32, depth int, path string, inArray bool) {
+	s.steps++
+	if s.steps > maxScanFields || depth > maxScanDepth {
+		return
+	}
+	switch u := btf.UnderlyingType(t).(type) {
+	case *btf.Struct:
+		if k, ok := kindNames[u.Name]; ok {
+			s.out = append(s.out, field{kind: k, off: off, nested: depth > 0, array: inArray, path: path})
+			return
+		}
+		s.members(u, off, depth+1, path)
+	case *btf.Array:
+		elem := btf.UnderlyingType(u.Type)
+		if st, ok := elem.(*btf.Struct); ok {
+			s.member(st, off, depth, path+"[0]", inArray || u.Nelems != 1)
+		}
+	}
+}
