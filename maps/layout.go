@@ -91,7 +91,8 @@ func btfDesc(t btf.Type) string {
 // compareLayout compares Go type t at goOff with BTF type bt at btfOff, recursively.
 // Names may differ; offsets, sizes and shapes must not. A Go byte array stands for any BTF
 // type of its size (char arrays, unions, bitfields); a Go "_" field is padding the C side
-// leaves implicit.
+// leaves implicit. A section (DATASEC) matches a struct whose fields are its variables, or,
+// when it holds a single variable, that variable's type.
 func compareLayout(t reflect.Type, goOff uintptr, path string, bt btf.Type, btfOff uintptr) *mismatch {
 	bt = btf.UnderlyingType(bt)
 	bsize, err := btf.Sizeof(bt)
@@ -171,6 +172,12 @@ func compareLayout(t reflect.Type, goOff uintptr, path string, bt btf.Type, btfO
 		}
 		return compareFields(t, goOff, path, members, btfOff, mis)
 	case *btf.Datasec:
+		if len(b.Vars) == 1 && b.Vars[0].Offset == 0 && t.Kind() != reflect.Struct {
+			// a section holding one variable: the variable's own type stands for it
+			if v, ok := b.Vars[0].Type.(*btf.Var); ok {
+				return compareLayout(t, goOff, joinPath(path, v.Name), v.Type, btfOff)
+			}
+		}
 		if t.Kind() != reflect.Struct {
 			return mis("C section, Go " + t.Kind().String())
 		}

@@ -184,6 +184,9 @@ struct {
 __u64 runs = 0;
 __u32 events_per_run = 16;
 __u32 flags_seen = 0;
+/* lock_inc's runs, counted apart from the lock: a test run interrupted by a signal
+ * (EINTR) has done an unknown number of its repetitions */
+__u64 lock_runs SEC(".bss.runs") = 0;
 
 struct event {
 	__u64 seq;
@@ -200,6 +203,7 @@ int lock_inc(struct xdp_md *ctx)
 
 	if (!v)
 		return XDP_ABORTED;
+	__sync_fetch_and_add(&lock_runs, 1);
 	bpf_spin_lock(&v->lock);
 	v->a++;
 	v->b++;
