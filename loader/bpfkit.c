@@ -46,11 +46,12 @@ long bk_attach_uprobe(struct bpf_program *p, int retprobe, int pid, const char *
 	LINK_OR_ERRNO(bpf_program__attach_uprobe_opts(p, pid, binary, offset, &opts));
 }
 
-// XDP through a BPF link with the caller's mode flags (bpf_program__attach_xdp takes none).
-// Returns the link fd or a negative errno.
-int bk_link_create_xdp(int prog_fd, int ifindex, unsigned int flags) {
+// A bare BPF link to an interface (XDP with mode flags, tcx in either direction), for
+// attach points whose libbpf wrappers take no flags or derive the direction from the
+// section. Returns the link fd or a negative errno.
+int bk_link_create(int prog_fd, int ifindex, unsigned int attach_type, unsigned int flags) {
 	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
-	int fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+	int fd = bpf_link_create(prog_fd, ifindex, attach_type, &opts);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -60,6 +61,3 @@ int bk_obj_pin(int fd, const char *path) {
 }
 
 
-long bk_attach_tcx(struct bpf_program *p, int ifindex, struct bpf_link **out) {
-	LINK_OR_ERRNO(bpf_program__attach_tcx(p, ifindex, NULL));
-}

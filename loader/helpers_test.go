@@ -45,27 +45,40 @@ func openFDs(tb testing.TB) int {
 	return len(ents)
 }
 
-// loadedPrograms lists the IDs of every BPF program loaded in the kernel
-// (BPF_PROG_GET_NEXT_ID), to show that closing an object unloads its programs.
-func loadedPrograms(tb testing.TB) map[uint32]bool {
+// programID returns the kernel's ID of a loaded program (BPF_OBJ_GET_INFO_BY_FD).
+func programID(tb testing.TB, fd int) uint32 {
 	tb.Helper()
-	const bpfProgGetNextID = 11
-	ids := map[uint32]bool{}
-	var attr struct{ start, next, flags uint32 }
-	for {
-		_, _, errno := unix.Syscall(unix.SYS_BPF, bpfProgGetNextID, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
-		if errno == unix.ENOENT {
-			return ids
-		}
-		if errno != 0 {
-			tb.Fatalf("BPF_PROG_GET_NEXT_ID: %v", errno)
-		}
-		ids[attr.next] = true
-		attr.start = attr.next
+	const bpfObjGetInfoByFD = 15
+	var info struct{ typ, id uint32 } // the head of struct bpf_prog_info
+	attr := struct {
+		fd, infoLen uint32
+		info        uint64
+	}{uint32(fd), uint32(unsafe.Sizeof(info)), uint64(uintptr(unsafe.Pointer(&info)))}
+	if _, _, errno := unix.Syscall(unix.SYS_BPF, bpfObjGetInfoByFD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr)); errno != 0 {
+		tb.Fatalf("BPF_OBJ_GET_INFO_BY_FD: %v", errno)
 	}
+	return info.id
 }
 
-// containsAll reports which of the words s lacks.
+// programExists reports whether a program with this ID is still loaded
+// (BPF_PROG_GET_FD_BY_ID).
+func programExists(tb testing.TB, id uint32) bool {
+	tb.Helper()
+	const bpfProgGetFDByID = 13
+	attr := struct{ id, next, flags uint32 }{id: id}
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, bpfProgGetFDByID, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	switch errno {
+	case 0:
+		unix.Close(int(fd))
+		return true
+	case unix.ENOENT:
+		return false
+	}
+	tb.Fatalf("BPF_PROG_GET_FD_BY_ID %d: %v", id, errno)
+	return false
+}
+
+// missingWords returns the words s lacks.
 func missingWords(s string, words ...string) []string {
 	var miss []string
 	for _, w := range words {

@@ -7,6 +7,7 @@ package loader
 import "C"
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
 	"net"
@@ -200,16 +201,55 @@ func (p *Program) AttachKprobe(symbol string, retprobe bool) (*Link, error) {
 	})
 }
 
-// AttachUprobe attaches a uprobe (or, with retprobe, a uretprobe) program to symbol in
-// the binary or library at path, for process pid (-1: every process)
-// (bpf_program__attach_uprobe_opts with func_name).
+// AttachUprobe attaches a uprobe (or, with retprobe, a uretprobe) program to the
+// function symbol of the executable or library at path, for process pid (-1: every
+// process) (bpf_program__attach_uprobe_opts). The symbol is looked up in the file's
+// symbol tables, local symbols included, so Go functions can be probed by their full
+// name ("main.handle"). Do not put uretprobes on Go functions: Go moves stacks.
 func (p *Program) AttachUprobe(path, symbol string, pid int, retprobe bool) (*Link, error) {
-	cpath, csym := C.CString(path), C.CString(symbol)
+	off, err := symbolFileOffset(path, symbol)
+	if err != nil {
+		return nil, fmt.Errorf("attaching program %q of %s to uprobe: %w", p.name, p.obj.name, err)
+	}
+	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	defer C.free(unsafe.Pointer(csym))
 	return p.attach("uprobe "+path+":"+symbol, func(out **C.struct_bpf_link) C.long {
-		return C.bk_attach_uprobe(p.cp, cbool(retprobe), C.int(pid), cpath, csym, 0, out)
+		return C.bk_attach_uprobe(p.cp, cbool(retprobe), C.int(pid), cpath, nil, C.ulong(off), out)
 	})
+}
+
+// symbolFileOffset returns the file offset of a function symbol in an ELF file: its
+// address, less the address of the loadable segment that holds it, plus that
+// segment's offset in the file.
+func symbolFileOffset(path, symbol string) (uint64, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var addr uint64
+	found := false
+	for _, read := range []func() ([]elf.Symbol, error){f.Symbols, f.DynamicSymbols} {
+		syms, _ := read()
+		for _, s := range syms {
+			if s.Name == symbol && elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Value != 0 {
+				addr, found = s.Value, true
+				break
+			}
+		}
+		if found {
+			break
+		}
+	}
+	if !found {
+		return 0, fmt.Errorf("no function symbol %q in %s", symbol, path)
+	}
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_LOAD && prog.Flags&elf.PF_X != 0 && addr >= prog.Vaddr && addr < prog.Vaddr+prog.Memsz {
+			return addr - prog.Vaddr + prog.Off, nil
+		}
+	}
+	return 0, fmt.Errorf("symbol %q of %s lies in no executable segment", symbol, path)
 }
 
 // AttachPerfEvent attaches a perf_event program to the perf event fd, which the caller
@@ -234,17 +274,24 @@ func (p *Program) AttachCgroup(path string) (*Link, error) {
 	})
 }
 
+// TCDirection selects the tcx hook: ingress or egress.
+type TCDirection uint32
+
+// The tcx hooks (enum bpf_attach_type values).
+const (
+	TCIngress TCDirection = TCDirection(AttachTCXIngress)
+	TCEgress  TCDirection = TCDirection(AttachTCXEgress)
+)
+
 // AttachTCX attaches a tc program (SEC("tc"), SEC("tcx/ingress") …) to the network
-// interface ifname through tcx (bpf_program__attach_tcx; kernel ≥ 6.6). The direction
-// comes from the section (tcx/ingress, tcx/egress); SEC("tc") attaches at ingress.
-func (p *Program) AttachTCX(ifname string) (*Link, error) {
-	iface, err := net.InterfaceByName(ifname)
-	if err != nil {
-		return nil, fmt.Errorf("attaching program %q of %s to tcx: %w", p.name, p.obj.name, err)
+// interface ifname at the tcx hook dir, through a BPF link (bpf_link_create with
+// BPF_TCX_INGRESS or BPF_TCX_EGRESS; kernel ≥ 6.6).
+func (p *Program) AttachTCX(ifname string, dir TCDirection) (*Link, error) {
+	what := "tcx ingress of " + ifname
+	if dir == TCEgress {
+		what = "tcx egress of " + ifname
 	}
-	return p.attach("tcx on "+ifname, func(out **C.struct_bpf_link) C.long {
-		return C.bk_attach_tcx(p.cp, C.int(iface.Index), out)
-	})
+	return p.attachLink(what, ifname, uint32(dir), 0)
 }
 
 // XDPFlags select the XDP mode (include/uapi/linux/if_link.h XDP_FLAGS_*).
@@ -260,12 +307,18 @@ const (
 // AttachXDP attaches an XDP program to the interface ifname through a BPF link, in the
 // mode flags selects (bpf_link_create with BPF_XDP).
 func (p *Program) AttachXDP(ifname string, flags XDPFlags) (*Link, error) {
+	return p.attachLink("XDP on "+ifname, ifname, uint32(AttachXDP), uint32(flags))
+}
+
+// attachLink makes a bare BPF link of p to the interface ifname.
+func (p *Program) attachLink(what, ifname string, attachType, flags uint32) (*Link, error) {
 	if err := p.usable(); err != nil {
 		return nil, err
 	}
+	op := fmt.Sprintf("attaching program %q of %s to %s", p.name, p.obj.name, what)
 	iface, err := net.InterfaceByName(ifname)
 	if err != nil {
-		return nil, fmt.Errorf("attaching program %q of %s to XDP: %w", p.name, p.obj.name, err)
+		return nil, fmt.Errorf("%s: interface %q: %w", op, ifname, err)
 	}
 	o := p.obj
 	o.mu.Lock()
@@ -273,15 +326,14 @@ func (p *Program) AttachXDP(ifname string, flags XDPFlags) (*Link, error) {
 	if err := p.usable(); err != nil {
 		return nil, err
 	}
-	op := fmt.Sprintf("attaching program %q of %s to XDP on %s", p.name, o.name, ifname)
 	if !o.loaded || p.fd < 0 {
 		return nil, fmt.Errorf("%s: %w", op, ErrNotLoaded)
 	}
-	fd := C.bk_link_create_xdp(C.int(p.fd), C.int(iface.Index), C.uint(flags))
+	fd := C.bk_link_create(C.int(p.fd), C.int(iface.Index), C.uint(attachType), C.uint(flags))
 	if fd < 0 {
 		return nil, wrapErrno(op, syscall.Errno(-fd))
 	}
-	l := &Link{obj: o, prog: p, what: "XDP on " + ifname, fd: int(fd)}
+	l := &Link{obj: o, prog: p, what: what, fd: int(fd)}
 	o.links = append(o.links, l)
 	return l, nil
 }

@@ -94,6 +94,7 @@ func verifierMessage(log string) string {
 		switch {
 		case l == "",
 			strings.HasPrefix(l, "processed "),
+			strings.HasPrefix(l, "max_states_per_insn"),
 			strings.HasPrefix(l, "verification time"),
 			strings.HasPrefix(l, "stack depth"),
 			strings.HasPrefix(l, "-- END"):

@@ -286,6 +286,10 @@ func (o *Object) loadError(err error, captured string, bufLogs map[string]string
 	for name, l := range bufLogs {
 		logs[name] = l
 	}
+	if errno == syscall.ENOSPC && o.opts.LogSize > 0 {
+		// The kernel cut the log to the buffer: what is left is no diagnosis.
+		return fmt.Errorf("loading program %q of %s: its verifier log needs more than Options.LogSize (%d bytes): %w", failed, o.name, o.opts.LogSize, errno)
+	}
 	if failed != "" {
 		if log, ok := logs[failed]; ok && log != "" {
 			msg := verifierMessage(log)

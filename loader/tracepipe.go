@@ -20,7 +20,7 @@ import (
 //	minimal-4242  [001] d..31  5678.123456: bpf_trace_printk: BPF triggered from PID 4242.
 type TraceRecord struct {
 	Task    string        // the current task's comm ("<...>" when the kernel lost it)
-	PID     int           // the current thread's ID
+	PID     int           // the kernel's pid of the current task: the thread ID (a Go program's record may come from any of its threads; its process ID is what bpf_get_current_pid_tgid()>>32 gives)
 	CPU     int           // the CPU the event happened on
 	Flags   string        // irq/preempt flags, e.g. "d..31" ("" when the kernel omits them)
 	Time    time.Duration // the trace clock (time since boot by default)

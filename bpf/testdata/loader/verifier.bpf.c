@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* One program the verifier accepts and one it must reject: the second dereferences a
- * map value without checking it for NULL. */
+ * hash-map value without checking it for NULL. (A hash map: since 6.x the verifier
+ * knows that an array lookup with a constant in-bounds key cannot return NULL.) */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
