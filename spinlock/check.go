@@ -102,6 +102,9 @@ type checker struct {
 	progs    []*progInfo
 	report   *Report
 	seen     map[string]int // finding key → index in report.Findings
+	// btfRefusal is set (M5 or M6) when the kernel would refuse the object's BTF as a
+	// whole, libbpf then loading every map without it; btfRefusalWhy says why.
+	btfRefusal, btfRefusalWhy string
 	// reportedAtCall marks maps whose layout problem was reported where a program
 	// locks them, so that no map-level warning repeats it.
 	reportedAtCall map[string]bool
@@ -154,6 +157,9 @@ func newChecker(spec *ebpf.CollectionSpec, renames map[string]string, o Options)
 		c.maps = append(c.maps, m)
 	}
 	c.views = make([]*lockView, len(c.maps))
+	if spec.Types != nil && o.Kernel.AtLeast(6, 2) {
+		c.btfRefusal, c.btfRefusalWhy = btfRefusal(spec.Types)
+	}
 
 	pnames := make([]string, 0, len(spec.Programs))
 	for n := range spec.Programs {
@@ -174,6 +180,9 @@ func isDataSection(name string) bool {
 func (c *checker) view(m int) lockView {
 	if c.views[m] == nil {
 		v := c.maps[m].view(c.kernel)
+		if c.btfRefusal != "" && c.maps[m].hasBTF {
+			v = lockView{btfDropped: true, dropRule: c.btfRefusal, lockFound: v.lockFound}
+		}
 		c.views[m] = &v
 	}
 	return *c.views[m]
@@ -310,6 +319,9 @@ func (c *checker) mapRules() {
 			continue
 		}
 		lv := c.view(i)
+		if c.btfRefusal != "" && !m.hasKind(kindLock) && !m.hasKind(kindTimer) && !m.hasKind(kindWq) {
+			continue
+		}
 		f := Finding{Severity: SeverityWarning, Section: m.section, Map: m.name}
 		switch {
 		case lv.btfDropped:
@@ -342,6 +354,8 @@ func (c *checker) droppedMessage(prefix string, m *mapInfo, lv lockView) string 
 		cause = "it is read-only to programs (BPF_F_RDONLY_PROG), and a read-only map may not hold a bpf_spin_lock"
 	case RuleG4:
 		cause = "it is read-only data (.rodata), and a read-only map may not hold a bpf_spin_lock"
+	case RuleM5, RuleM6:
+		cause = "the kernel refuses the object's BTF as a whole (" + c.btfRefusalWhy + "), so libbpf loads the object without BTF and no map keeps a usable lock, even a correct one"
 	case RuleM7:
 		cause = fmt.Sprintf("its type %s may not hold a bpf_timer or bpf_wq (only HASH, LRU_HASH and ARRAY may)", mapTypeName(m.typ))
 	}
@@ -352,6 +366,10 @@ func (c *checker) droppedMessage(prefix string, m *mapInfo, lv lockView) string 
 	head := m.describe()
 	if prefix != "" {
 		head = prefix + " " + m.describe()
+	}
+	if lv.dropRule == RuleM5 || lv.dropRule == RuleM6 {
+		return fmt.Sprintf("%s: %s. The real cause surfaces later as the misleading %q (the %s kernel's words)",
+			head, cause, fmt.Sprintf(wordsNoBTF, name), c.kernel)
 	}
 	return fmt.Sprintf("%s: %s. Creating the map fails, libbpf retries it without BTF, and the real cause surfaces later as the misleading %q (the %s kernel's words)",
 		head, cause, words, c.kernel)
@@ -365,6 +383,10 @@ func (c *checker) droppedFix(m *mapInfo, lv lockView) string {
 		return "Move the lock out of read-only data: put it in .bss/.data (kernel 6.2+) or in a writable map value."
 	case RuleM7:
 		return "Keep bpf_timer/bpf_wq values in a HASH, LRU_HASH or ARRAY map."
+	case RuleM5:
+		return "Keep exactly one struct bpf_spin_lock per struct type anywhere in the object; split a value that needs several locks into several maps."
+	case RuleM6:
+		return "Do not pack structs that hold a struct bpf_spin_lock: let the compiler align it to 4 bytes."
 	}
 	return ""
 }
@@ -382,7 +404,13 @@ func (c *checker) invalidMessage(prefix string, m *mapInfo, lv lockView) string 
 	name := c.kernelMapName(m)
 	var cause string
 	switch lv.lockRule {
+	case RuleG4:
+		cause = fmt.Sprintf("its bpf_spin_lock is declared const (%s), and the kernel does not see a const struct bpf_spin_lock as a lock (a lock in .rodata could not be used anyway)", m.lockPaths())
 	case RuleM4:
+		if m.wrappedLock() {
+			cause = fmt.Sprintf("its bpf_spin_lock is declared through a typedef or qualifier (%s), which the kernel does not look through", m.lockPaths())
+			break
+		}
 		cause = fmt.Sprintf("its bpf_spin_lock sits inside a nested struct member (%s), which the %s kernel does not look into (kernels before 6.10 only see locks that are direct members of the value)", m.lockPaths(), c.kernel)
 	case RuleM5:
 		cause = fmt.Sprintf("its value holds more than one bpf_spin_lock, or an array of them (%s); the kernel then keeps none", m.lockPaths())
@@ -395,12 +423,27 @@ func (c *checker) invalidMessage(prefix string, m *mapInfo, lv lockView) string 
 	if prefix != "" {
 		head = prefix + " " + m.describe()
 	}
+	words := KernelWords(lv.lockRule, c.kernel, name)
+	if lv.lockRule == RuleG4 || lv.lockRule == RuleM4 {
+		words = KernelWords(RuleM4, c.kernel, name)
+	}
 	return fmt.Sprintf("%s: %s. The map is created silently without a usable lock, and locking it fails later with the misleading %q (the %s kernel's words)",
-		head, cause, KernelWords(lv.lockRule, c.kernel, name), c.kernel)
+		head, cause, words, c.kernel)
+}
+
+func (m *mapInfo) wrappedLock() bool {
+	for _, f := range m.fields {
+		if f.kind == kindLock && f.wrapped {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *checker) invalidFix(lv lockView) string {
 	switch lv.lockRule {
+	case RuleG4:
+		return "Declare the lock without const, in .bss or .data (kernel 6.2+), not in .rodata."
 	case RuleM4:
 		return "Make the struct bpf_spin_lock a direct member of the map's value type (or target kernel 6.10+)."
 	case RuleM5:

@@ -747,7 +747,24 @@ const (
 	fnInodeStorage   = 145
 	fnTaskStorageGet = 156
 	fnCgrpStorageGet = 210
+	fnTimerInit      = 169
+	fnTimerCancel    = 172
 )
+
+// timerArg checks the bpf_timer/bpf_wq argument of a timer helper or wq kfunc: in a map
+// whose creation with BTF fails for the timer (M7), the kernel says the map has no BTF.
+func (w *walker) timerArg(idx int, st *state, r value, fn string) bool {
+	if r.kind != vMapVal {
+		return true
+	}
+	m := w.c.maps[r.m]
+	lv := w.c.view(int(r.m))
+	if !lv.btfDropped || lv.dropRule != RuleM7 {
+		return true
+	}
+	w.report(st, idx, RuleM7, m, w.c.droppedMessage(w.p.label()+" calls "+fn+" on", m, lv), w.c.droppedFix(m, lv))
+	return false
+}
 
 func (w *walker) call(idx int, st *state, kind int) (int, bool) {
 	ins := &w.p.insns[idx]
@@ -757,6 +774,12 @@ func (w *walker) call(idx int, st *state, kind int) (int, bool) {
 		return w.subprogCall(idx, st)
 	case ins.IsKfuncCall():
 		name := ins.Reference()
+		switch name {
+		case "bpf_wq_init", "bpf_wq_start", "bpf_wq_set_callback_impl", "bpf_wq_set_callback":
+			if !w.timerArg(idx, st, fr.regs[asm.R1], name) {
+				return 0, false
+			}
+		}
 		if st.lock.on && (ins.Offset != 0 || !kfuncAllowedUnderLock(name, w.c.kernel)) {
 			w.report(st, idx, RuleI1, nil, fmt.Sprintf("%s calls kfunc %s while holding %s; the %s kernel says %q",
 				w.p.label(), name, w.lockName(st.lock), w.c.kernel, KernelWords(RuleI1, w.c.kernel, "")),
@@ -780,6 +803,9 @@ func (w *walker) call(idx int, st *state, kind int) (int, bool) {
 		}
 		w.report(st, idx, rule, nil, fmt.Sprintf("%s %s while holding %s; the %s kernel says %q",
 			w.p.label(), what, w.lockName(st.lock), w.c.kernel, KernelWords(rule, w.c.kernel, "")), fix)
+		return 0, false
+	}
+	if fn >= fnTimerInit && fn <= fnTimerCancel && !w.timerArg(idx, st, fr.regs[asm.R1], helperName(fn)) {
 		return 0, false
 	}
 	switch fn {

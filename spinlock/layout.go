@@ -1,6 +1,8 @@
 package spinlock
 
 import (
+	"fmt"
+
 	"github.com/cilium/ebpf/btf"
 )
 
@@ -38,7 +40,10 @@ type field struct {
 	off    uint32 // byte offset in the value
 	nested bool   // inside a struct member of the value (seen by the kernel since 6.10)
 	array  bool   // an element of an array of such fields
-	path   string // "val.inner.lock", for messages
+	// wrapped: declared through a typedef or a qualifier (const struct bpf_spin_lock),
+	// which the kernel does not look through: it does not see the field.
+	wrapped bool
+	path    string // "val.inner.lock", for messages
 }
 
 // Bounds on what a (possibly hostile) BTF can make the scan do.
@@ -87,10 +92,11 @@ func (s *scanner) member(t btf.Type, off uint32, depth int, path string, inArray
 	if s.steps > maxScanFields || depth > maxScanDepth {
 		return
 	}
+	_, direct := t.(*btf.Struct)
 	switch u := btf.UnderlyingType(t).(type) {
 	case *btf.Struct:
 		if k, ok := kindNames[u.Name]; ok {
-			s.out = append(s.out, field{kind: k, off: off, nested: depth > 0, array: inArray, path: path})
+			s.out = append(s.out, field{kind: k, off: off, nested: depth > 0, array: inArray, path: path, wrapped: !direct})
 			return
 		}
 		s.members(u, off, depth+1, path)
@@ -100,4 +106,42 @@ func (s *scanner) member(t btf.Type, off uint32, depth int, path string, inArray
 			s.member(st, off, depth, path+"[0]", inArray || u.Nelems != 1)
 		}
 	}
+}
+
+// btfRefusal reports whether a 6.2+ kernel refuses the object's BTF as a whole: when it
+// loads program BTF it parses every struct that holds a bpf_spin_lock member, and fails
+// the load for two of them (-E2BIG) or for a lock it cannot use (-EFAULT). It returns
+// the rule (M5, M6) and what it found, or "".
+func btfRefusal(spec *btf.Spec) (string, string) {
+	n := 0
+	for typ, err := range spec.All() {
+		if err != nil {
+			return "", ""
+		}
+		if n++; n > 1<<20 {
+			return "", ""
+		}
+		st, ok := typ.(*btf.Struct)
+		if !ok || st.Name == "bpf_spin_lock" {
+			continue
+		}
+		locks, aligned := 0, 0
+		for _, m := range st.Members {
+			ms, ok := btf.UnderlyingType(m.Type).(*btf.Struct)
+			if !ok || ms.Name != "bpf_spin_lock" {
+				continue
+			}
+			locks++
+			if m.Offset%32 == 0 {
+				aligned++
+			}
+		}
+		switch {
+		case aligned > 1:
+			return RuleM5, fmt.Sprintf("struct %s holds %d bpf_spin_locks: -E2BIG", st.Name, aligned)
+		case locks > 0 && aligned == 0:
+			return RuleM6, fmt.Sprintf("struct %s holds a bpf_spin_lock at an offset not divisible by 4: -EFAULT", st.Name)
+		}
+	}
+	return "", ""
 }

@@ -63,15 +63,17 @@ func (m *mapInfo) view(v Version) lockView {
 	if !m.hasBTF {
 		return lv
 	}
-	var locks, hiddenNested, arrays, misaligned []field
+	var locks, hiddenNested, arrays, misaligned, wrapped []field
 	var timers, wqs, graphs int
 	for i := range m.fields {
 		f := m.fields[i]
-		visible := !f.nested || v.AtLeast(6, 10)
+		visible := (!f.nested || v.AtLeast(6, 10)) && !f.wrapped
 		switch f.kind {
 		case kindLock:
 			lv.lockFound = true
 			switch {
+			case f.wrapped:
+				wrapped = append(wrapped, f)
 			case !visible:
 				hiddenNested = append(hiddenNested, f)
 			case f.array:
@@ -118,6 +120,10 @@ func (m *mapInfo) view(v Version) lockView {
 	case len(misaligned) > 0:
 		lv.lockRule = RuleM6
 	case len(hiddenNested) > 0:
+		lv.lockRule = RuleM4
+	case len(wrapped) > 0 && m.datasec && m.rdonly():
+		lv.lockRule = RuleG4
+	case len(wrapped) > 0:
 		lv.lockRule = RuleM4
 	}
 	lv.timer, lv.wq, lv.graph = timers == 1, wqs == 1, graphs > 0
