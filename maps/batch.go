@@ -36,6 +36,9 @@ func (h *handle) batchLookup(cmd uintptr, op string, c *Cursor, keys unsafe.Poin
 	if c == nil {
 		return 0, fmt.Errorf("%s in map %q: nil cursor", op, h.info.Name)
 	}
+	if err := h.batchable(op); err != nil {
+		return 0, err
+	}
 	if c.done {
 		return 0, nil
 	}
@@ -117,6 +120,9 @@ func (m *kv[K, V]) batchUpdate(op string, keys []K, values []V, elemFlags uint64
 	if len(keys) == 0 {
 		return 0, nil
 	}
+	if err := m.batchable(op); err != nil {
+		return 0, err
+	}
 	fd, err := m.fd(op)
 	if err != nil {
 		return 0, err
@@ -145,6 +151,16 @@ func (m *kv[K, V]) BatchDelete(keys []K) (int, error) {
 		return int(n), m.errno("batch delete", e)
 	}
 	return int(n), nil
+}
+
+// batchable refuses batches of values whose Go size is not the map's value size (a
+// global-data section with trailing padding, see datasecSlack): the kernel packs batch
+// values at value_size strides.
+func (h *handle) batchable(op string) error {
+	if h.valueGoSize != 0 && h.valueGoSize != uintptr(h.info.ValueSize) {
+		return fmt.Errorf("%s in map %q: the Go value type is %d bytes, the map's values %d: batches need equal sizes", op, h.info.Name, h.valueGoSize, h.info.ValueSize)
+	}
+	return nil
 }
 
 // batchCount is the kernel's count of processed elements. The kernel writes it back once

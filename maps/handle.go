@@ -14,6 +14,8 @@ type handle struct {
 	m       Map
 	info    Info
 	lockOff int // offset of the bpf_spin_lock in the value, -1 when there is none
+	// valueGoSize is the Go value type's size, when checkKV was given one
+	valueGoSize uintptr
 }
 
 // newHandle reads the map's Info and checks its type against the accessor's.
@@ -40,6 +42,7 @@ func (h *handle) checkKV(key, value reflect.Type) error {
 		}
 	}
 	if value != nil {
+		h.valueGoSize = value.Size()
 		if err := checkType(value, "value", h.info.ValueSize, h.info.Value, h.info.Name); err != nil {
 			return err
 		}
