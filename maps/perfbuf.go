@@ -199,8 +199,10 @@ func (p *PerfBuf[E]) consume(r *perfRing, sample *PerfSample[E]) (bool, error) {
 		if recSize < 8 {
 			return false, fmt.Errorf("perf buffer %q: corrupt record of %d bytes on CPU %d", p.info.Name, recSize, r.cpu)
 		}
-		rec := r.data[off : off+recSize : off+recSize]
-		if off+recSize > size { // wraps: copy the two parts
+		var rec []byte
+		if off+recSize <= size {
+			rec = r.data[off : off+recSize : off+recSize]
+		} else { // wraps: copy the two parts
 			if cap(p.scratch) < int(recSize) {
 				p.scratch = make([]byte, recSize)
 			}
