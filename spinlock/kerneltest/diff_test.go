@@ -1,0 +1,339 @@
+package kerneltest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/bpfkit/bpfkit/internal/testutil"
+	"github.com/bpfkit/bpfkit/loader"
+	"github.com/bpfkit/bpfkit/spinlock"
+)
+
+// corpusDir is the corpus, relative to this package.
+var corpusDir = filepath.Join("..", "..", "bpf", "testdata", "spinlock")
+
+// entry is one program of manifest.json: what the kernel said when it was loaded alone.
+type entry struct {
+	Object        string `json:"object"`
+	Program       string `json:"program"`
+	Rule          string `json:"rule"`    // the rule it breaks, "" for a twin
+	TwinOf        string `json:"twin_of"` // for a twin, the rule it is the near-twin of
+	KernelRejects bool   `json:"kernel_rejects"`
+	KernelErrno   int    `json:"kernel_errno"`
+	KernelMessage string `json:"kernel_message"`
+	Note          string `json:"note"`
+}
+
+type manifest struct {
+	Kernel   string  `json:"kernel"` // uname -r of the machine that measured it
+	Programs []entry `json:"programs"`
+}
+
+// words lists, per rule, the kernel's words for it on 6.18 (any one must appear in the
+// log). Where the kernel reports a rule in another rule's words, that is said here.
+var words = map[string][]string{
+	"P1": {"socket filter progs cannot use bpf_spin_lock yet"},
+	"P2": {"tracing progs cannot use bpf_spin_lock yet"},
+	"P4": {"tracing progs cannot use bpf_timer yet"},
+	"P5": {"tracing progs cannot use bpf_wq yet"},
+	"P6": {"tracing progs cannot use bpf_{list_head,rb_root} yet"},
+	"M1": {"has to have BTF in order to use bpf_spin_lock"},
+	// M2, M3: map creation fails, libbpf retries the map without BTF, M1's words follow.
+	"M2": {"has to have BTF in order to use bpf_spin_lock"},
+	"M3": {"has to have BTF in order to use bpf_spin_lock"},
+	// M5: an array of locks leaves the map without a lock; two locks in one struct make
+	// 6.18 refuse the object's BTF (-E2BIG), and libbpf goes on without it: M1's words.
+	"M5": {"has no valid bpf_spin_lock", "has to have BTF in order to use bpf_spin_lock"},
+	// M6: KERNEL-RULES.md says "has no valid"; 6.18 refuses the BTF (-EFAULT): M1's words.
+	"M6": {"has no valid bpf_spin_lock", "has to have BTF in order to use bpf_spin_lock"},
+	"M7": {"has to have BTF in order to use bpf_timer", "has to have BTF in order to use bpf_wq"},
+	"G3": {"has no valid bpf_spin_lock"},
+	// G4: a const lock is not seen ("has no valid"); a non-const one in .rodata is M3.
+	"G4":  {"has no valid bpf_spin_lock", "has to have BTF in order to use bpf_spin_lock"},
+	"I1":  {"function calls are not allowed while holding a lock"},
+	"I1a": {"global function calls are not allowed while holding a lock"},
+	"I2":  {"function calls are not allowed while holding a lock"},
+	"I3": {"bpf_spin_lock has to be at the constant offset", "has no valid bpf_spin_lock",
+		"doesn't point to 'struct bpf_spin_lock'"},
+	"I4":  {"bpf_spin_unlock without taking a lock"},
+	"I5":  {"bpf_spin_unlock of different lock"},
+	"I6":  {"bpf_spin_unlock is missing"},
+	"I6b": {"BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region"},
+	"I7":  {"BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region"},
+	"I8":  {"function calls are not allowed while holding a lock"},
+	"I9":  {"bpf_spin_lock cannot be accessed directly by load/store"},
+}
+
+func readManifest(t *testing.T) manifest {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(corpusDir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m manifest
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatalf("manifest.json: %v", err)
+	}
+	if len(m.Programs) == 0 {
+		t.Fatal("manifest.json lists no programs")
+	}
+	return m
+}
+
+// kernelVerdict is what the kernel said about one program loaded alone.
+type kernelVerdict struct {
+	rejects bool
+	errno   int
+	message string // VerifierError.Message
+	log     string // VerifierError.Log
+	err     error
+}
+
+// loadAlone opens obj, turns autoload off for every program but prog and loads it with
+// the check off. Everything it opens is closed before it returns.
+func loadAlone(t *testing.T, name string, elf []byte, prog string) (kernelVerdict, map[string]spinlock.ProgramType) {
+	t.Helper()
+	o, err := loader.OpenBytes(name, elf, &loader.Options{SpinLockCheck: loader.CheckOff, Logger: quiet})
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	defer func() {
+		if err := o.Close(); err != nil {
+			t.Errorf("close %s: %v", name, err)
+		}
+	}()
+	types := map[string]spinlock.ProgramType{}
+	found := false
+	for _, p := range o.Programs() {
+		types[p.Name()] = spinlock.ProgramType(p.Type())
+		on := p.Name() == prog
+		found = found || on
+		if err := p.SetAutoload(on); err != nil {
+			t.Fatalf("%s: SetAutoload(%s, %v): %v", name, p.Name(), on, err)
+		}
+	}
+	if !found {
+		t.Fatalf("%s has no program %q", name, prog)
+	}
+	err = o.Load()
+	if err == nil {
+		return kernelVerdict{}, types
+	}
+	var ve *loader.VerifierError
+	if !errors.As(err, &ve) {
+		// Not the verifier's refusal (privileges, a map the kernel refuses outright…): the
+		// corpus has none, so this is a failure of the test's premises.
+		t.Fatalf("load %s/%s: not a verifier error: %v", name, prog, err)
+	}
+	if ve.Program != prog {
+		t.Errorf("load %s/%s: VerifierError names program %q", name, prog, ve.Program)
+	}
+	return kernelVerdict{rejects: true, errno: int(ve.Errno), message: ve.Message, log: ve.Log, err: err}, types
+}
+
+// quiet keeps libbpf's warnings (every refused program logs several) out of the test's
+// output: the kernel's log reaches the test through the VerifierError.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// mapNames normalises the map names the kernel prints ("map 'g_two_in.bss'"): libbpf
+// derives global-data map names from the object name the caller chooses.
+var mapNames = regexp.MustCompile(`map '[^']*'`)
+
+func normalise(s string) string { return mapNames.ReplaceAllString(s, "map '*'") }
+
+// checkVerdict runs the spin-lock check on the object's bytes and returns the rules of
+// its error findings for prog, and every finding for prog (for messages).
+func checkVerdict(t *testing.T, rep *spinlock.Report, prog string) (rules []string, all []spinlock.Finding) {
+	t.Helper()
+	for _, f := range rep.Findings {
+		if f.Program == prog {
+			all = append(all, f)
+		}
+	}
+	if err := rep.Err(); err != nil {
+		var se *spinlock.Error
+		if !errors.As(err, &se) {
+			t.Fatalf("Report.Err() is %T, not *spinlock.Error: %v", err, err)
+		}
+		for _, f := range se.Findings {
+			if f.Program == prog && !slices.Contains(rules, f.Rule) {
+				rules = append(rules, f.Rule)
+			}
+		}
+	}
+	sort.Strings(rules)
+	return rules, all
+}
+
+func describe(fs []spinlock.Finding) string {
+	if len(fs) == 0 {
+		return "no findings"
+	}
+	var b strings.Builder
+	for i, f := range fs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s %v %q", f.Rule, f.Severity, f.Message)
+	}
+	return b.String()
+}
+
+// TestDifferential loads every program of the corpus alone into the running kernel, runs
+// the spin-lock check on the same bytes, and asserts that they agree program by program.
+func TestDifferential(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	m := readManifest(t)
+	fdsBefore := openFDs(t)
+
+	kernel, err := spinlock.RunningKernel()
+	if err != nil {
+		t.Fatalf("running kernel: %v", err)
+	}
+	measured, err := spinlock.ParseVersion(m.Kernel)
+	if err != nil {
+		t.Fatalf("manifest kernel %q: %v", m.Kernel, err)
+	}
+	sameKernel := measured == kernel
+	if !sameKernel {
+		t.Logf("manifest measured on %s, running %s: the manifest's kernel verdicts are not compared, check-vs-kernel still is", measured, kernel)
+	}
+
+	// Every program of every object is in the manifest, once.
+	objs, err := filepath.Glob(filepath.Join(corpusDir, "*.bpf.o"))
+	if err != nil || len(objs) == 0 {
+		t.Fatalf("no objects in %s (%v)", corpusDir, err)
+	}
+	listed := map[string]bool{}
+	for _, e := range m.Programs {
+		k := e.Object + "/" + e.Program
+		if listed[k] {
+			t.Errorf("manifest lists %s twice", k)
+		}
+		listed[k] = true
+	}
+
+	elves := map[string][]byte{}
+	reports := map[string]*spinlock.Report{}
+	for _, path := range objs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		elves[filepath.Base(path)] = b
+	}
+
+	var agree, total int
+	var disagreements []string
+	for _, e := range m.Programs {
+		total++
+		name := e.Object + "/" + e.Program
+		ok := t.Run(name, func(t *testing.T) {
+			elf, found := elves[e.Object]
+			if !found {
+				t.Fatalf("manifest names %s, which is not in %s", e.Object, corpusDir)
+			}
+			if e.Rule == "" && e.KernelRejects || e.Rule != "" && !e.KernelRejects {
+				t.Fatalf("manifest entry is inconsistent: rule %q, kernel_rejects %v", e.Rule, e.KernelRejects)
+			}
+			if e.Rule != "" && words[e.Rule] == nil {
+				t.Fatalf("manifest rule %q has no kernel words in this test", e.Rule)
+			}
+
+			kv, types := loadAlone(t, e.Object, elf, e.Program)
+
+			// 1. The kernel still says what the manifest recorded.
+			if sameKernel {
+				if kv.rejects != e.KernelRejects {
+					t.Errorf("manifest drift: kernel rejects=%v (%v), manifest says %v", kv.rejects, kv.err, e.KernelRejects)
+				}
+				if kv.rejects && e.KernelRejects {
+					if kv.errno != e.KernelErrno {
+						t.Errorf("manifest drift: errno %d, manifest says %d", kv.errno, e.KernelErrno)
+					}
+					if !strings.Contains(normalise(kv.log), normalise(e.KernelMessage)) {
+						t.Errorf("manifest drift: kernel log lacks %q; message %q", e.KernelMessage, kv.message)
+					}
+				}
+			}
+			// 2. The kernel's words are the rule's.
+			if kv.rejects && e.Rule != "" {
+				if !slices.ContainsFunc(words[e.Rule], func(w string) bool { return strings.Contains(kv.log, w) }) {
+					t.Errorf("kernel's message %q does not contain the words of %s (%q)", kv.message, e.Rule, words[e.Rule])
+				}
+			}
+
+			// 3. The check agrees with the kernel.
+			rep := reports[e.Object]
+			if rep == nil {
+				var err error
+				rep, err = spinlock.Check(elf, &spinlock.Options{Kernel: kernel, ProgramTypes: types, Name: e.Object})
+				if err != nil {
+					t.Fatalf("spinlock.Check(%s): %v", e.Object, err)
+				}
+				reports[e.Object] = rep
+			}
+			rules, all := checkVerdict(t, rep, e.Program)
+			checkRejects := len(rules) > 0
+			switch {
+			case checkRejects != kv.rejects:
+				t.Errorf("verdicts differ: kernel rejects=%v (%q), check rejects=%v (%s)",
+					kv.rejects, kv.message, checkRejects, describe(all))
+			case kv.rejects && !slices.Contains(rules, e.Rule):
+				t.Errorf("rules differ: kernel %q is rule %s, check reports %v (%s)",
+					kv.message, e.Rule, rules, describe(all))
+			}
+		})
+		if ok {
+			agree++
+		} else {
+			disagreements = append(disagreements, name)
+		}
+	}
+	for _, path := range objs {
+		base := filepath.Base(path)
+		b := elves[base]
+		// Programs of the corpus that the manifest forgot.
+		o, err := loader.OpenBytes(base, b, &loader.Options{SpinLockCheck: loader.CheckOff, Logger: quiet})
+		if err != nil {
+			t.Fatalf("open %s: %v", base, err)
+		}
+		for _, p := range o.Programs() {
+			if !listed[base+"/"+p.Name()] {
+				t.Errorf("%s/%s is not in manifest.json", base, p.Name())
+			}
+		}
+		if err := o.Close(); err != nil {
+			t.Errorf("close %s: %v", base, err)
+		}
+	}
+	if after := openFDs(t); after > fdsBefore {
+		t.Errorf("file descriptors leaked: %d open before, %d after", fdsBefore, after)
+	}
+	t.Logf("check vs kernel %s: %d/%d programs agree", kernel, agree, total)
+	if len(disagreements) > 0 {
+		t.Logf("disagreements: %s", strings.Join(disagreements, ", "))
+	}
+}
+
+// openFDs counts the process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("counting open fds: %v", err)
+	}
+	return len(ents)
+}
