@@ -17,7 +17,6 @@ type event struct {
 	Pad [48]byte
 }
 
-
 func TestRingBuf(t *testing.T) {
 	o := testObject(t)
 	d := must[*maps.Array[uint32]](t)(maps.NewArray[uint32](testMap(t, o, ".data")))
