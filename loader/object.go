@@ -24,6 +24,8 @@ import (
 
 	"github.com/aquasecurity/libbpfgo"
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpfkit/bpfkit/spinlock"
 )
 
 // Options configure Open and OpenBytes. A nil *Options means the defaults.
@@ -46,9 +48,9 @@ type Options struct {
 	// spinlock): by default error findings make Load fail before anything reaches the
 	// kernel.
 	SpinLockCheck CheckMode
-	// Kernel is the kernel version the spin-lock check judges against, as "6.18"; empty
-	// means the running kernel.
-	Kernel string
+	// Kernel is the kernel version the spin-lock check judges against; zero means the
+	// running kernel.
+	Kernel spinlock.Version
 }
 
 // CheckMode selects what Load does with the findings of the spin-lock check.

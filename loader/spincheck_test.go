@@ -1,0 +1,88 @@
+package loader_test
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bpfkit/bpfkit/loader"
+	"github.com/bpfkit/bpfkit/spinlock"
+)
+
+// openOnly opens an object of the spin-lock corpus with only the program keep set to
+// load.
+func openOnly(t *testing.T, object, keep string, opts *loader.Options) *loader.Object {
+	t.Helper()
+	elf, err := os.ReadFile(filepath.Join("..", "bpf", "testdata", "spinlock", object))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := open(t, object, elf, opts)
+	found := false
+	for _, p := range obj.Programs() {
+		if err := p.SetAutoload(p.Name() == keep); err != nil {
+			t.Fatal(err)
+		}
+		found = found || p.Name() == keep
+	}
+	if !found {
+		t.Fatalf("%s has no program %s", object, keep)
+	}
+	return obj
+}
+
+// TestLoadRunsSpinLockCheck: a tracepoint that uses a lock-holding map is stopped
+// before anything reaches the kernel, with the rule, program and map; with the check
+// off the kernel refuses it in the same words, and the VerifierError names the rule.
+func TestLoadRunsSpinLockCheck(t *testing.T) {
+	obj := openOnly(t, "p_progtype.bpf.o", "tp_lock", nil)
+	err := obj.Load()
+	var se *spinlock.Error
+	if !errors.As(err, &se) {
+		t.Fatalf("Load = %v, want *spinlock.Error", err)
+	}
+	if len(se.Findings) == 0 || se.Findings[0].Rule != "P2" || se.Findings[0].Program != "tp_lock" {
+		t.Fatalf("findings %+v, want P2 on tp_lock", se.Findings)
+	}
+	for _, m := range obj.Maps() {
+		if _, err := m.FD(); !errors.Is(err, loader.ErrNotLoaded) {
+			t.Fatalf("map %s exists after a refused check: %v", m.Name(), err)
+		}
+	}
+	// The check stopped Load before the kernel: a second try (the user may fix the
+	// object's autoload) is allowed.
+	if err := obj.Load(); errors.Is(err, loader.ErrAlreadyLoaded) {
+		t.Fatalf("a Load stopped by the check counted as loaded")
+	}
+
+	for _, mode := range []loader.CheckMode{loader.CheckOff, loader.CheckWarn} {
+		var logs bytes.Buffer
+		opts := &loader.Options{SpinLockCheck: mode, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		obj := openOnly(t, "p_progtype.bpf.o", "tp_lock", opts)
+		err := obj.Load()
+		var ve *loader.VerifierError
+		if !errors.As(err, &ve) {
+			t.Fatalf("mode %d: Load = %v, want the kernel's *VerifierError", mode, err)
+		}
+		if ve.Rule != "P2" || !strings.Contains(ve.Message, "tracing progs cannot use bpf_spin_lock yet") {
+			t.Fatalf("mode %d: rule %q message %q", mode, ve.Rule, ve.Message)
+		}
+		warned := strings.Contains(logs.String(), "P2")
+		if warned != (mode == loader.CheckWarn) {
+			t.Fatalf("mode %d: warning logged = %v; logs:\n%s", mode, warned, logs.String())
+		}
+	}
+}
+
+// TestSpinLockCheckIgnoresProgramsNotLoaded: findings about a program whose autoload
+// is off do not stop the others.
+func TestSpinLockCheckIgnoresProgramsNotLoaded(t *testing.T) {
+	obj := openOnly(t, "p_progtype.bpf.o", "xdp_lock", nil)
+	if err := obj.Load(); err != nil {
+		t.Fatalf("loading only xdp_lock (tp_lock off): %v", err)
+	}
+}
