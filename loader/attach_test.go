@@ -2,7 +2,12 @@ package loader_test
 
 import (
 	"bufio"
+	"runtime"
+	"time"
+	"unsafe"
+
 	"errors"
+	"golang.org/x/sys/unix"
 	"net"
 	"os"
 	"path/filepath"
@@ -23,6 +28,7 @@ const (
 	hitCgroup
 	hitOffByDefault
 	hitUprobe
+	hitPerfEvent
 )
 
 func openAttach(t *testing.T) *loader.Object {
@@ -35,9 +41,9 @@ func openAttach(t *testing.T) *loader.Object {
 	return obj
 }
 
-func hits(t *testing.T, obj *loader.Object) [8]uint64 {
+func hits(t *testing.T, obj *loader.Object) [9]uint64 {
 	t.Helper()
-	var h [8]uint64
+	var h [9]uint64
 	if err := obj.Global("hits", &h); err != nil {
 		t.Fatal(err)
 	}
@@ -296,4 +302,35 @@ func TestUnsupportedHere(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestAttachPerfEvent attaches a perf_event program to a software CPU-clock event of
+// this process that samples every 100µs of CPU time, burns CPU, and sees it run.
+func TestAttachPerfEvent(t *testing.T) {
+	obj := openAttach(t)
+	attr := unix.PerfEventAttr{
+		Type:   unix.PERF_TYPE_SOFTWARE,
+		Config: unix.PERF_COUNT_SW_CPU_CLOCK,
+		Size:   uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
+		Sample: 100_000, // sample_period in ns of CPU clock
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	fd, err := unix.PerfEventOpen(&attr, 0, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	if err != nil {
+		t.Fatalf("perf_event_open: %v", err)
+	}
+	defer unix.Close(fd)
+	p, _ := obj.Program("on_perf_event")
+	if _, err := p.AttachPerfEvent(fd); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(50 * time.Millisecond)
+	x := 0
+	for time.Now().Before(deadline) {
+		x++
+	}
+	if h := hits(t, obj)[hitPerfEvent]; h == 0 {
+		t.Fatalf("perf_event program never ran in 50ms of CPU (%d loops)", x)
+	}
 }

@@ -6,7 +6,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-__u64 hits[8] = {};
+__u64 hits[9] = {};
 __u32 target_pid = 0;
 
 static __always_inline int mine(void)
@@ -71,5 +71,12 @@ int on_uprobe(void *ctx)
 {
 	if (mine())
 		__sync_fetch_and_add(&hits[7], 1);
+	return 0;
+}
+
+SEC("perf_event")
+int on_perf_event(void *ctx)
+{
+	__sync_fetch_and_add(&hits[8], 1);
 	return 0;
 }
