@@ -15,6 +15,9 @@ __u64 count_a SEC(".bss.A");
 struct bpf_spin_lock lock_b SEC(".bss.B");
 __u64 count_b SEC(".bss.B");
 
+/* A counter in plain .bss, beside no lock. */
+__u64 plain_count;
+
 /* G4: a lock in read-only data. A const lock (the usual way to land in .rodata) is not
  * seen as a lock at all: the kernel does not look through the const modifier of the VAR.
  * A non-const lock forced into a .rodata section is seen, and the read-only map is refused
@@ -70,5 +73,32 @@ int g4_rodata_lock(void *ctx)
 {
 	bpf_spin_lock(&ro_lock);
 	bpf_spin_unlock(&ro_lock);
+	return 0;
+}
+
+/* P2: a tracepoint that takes a global lock. */
+SEC("tp/syscalls/sys_enter_write")
+int tp_global_lock(void *ctx)
+{
+	bpf_spin_lock(&g2_lock);
+	g2_count++;
+	bpf_spin_unlock(&g2_lock);
+	return 0;
+}
+
+/* P2: a tracepoint that only bumps a counter that shares its section with a lock: the
+ * section is one map, and its value holds the lock. */
+SEC("tp/syscalls/sys_enter_write")
+int tp_global_counter(void *ctx)
+{
+	__sync_fetch_and_add(&g2_count, 1);
+	return 0;
+}
+
+/* P2 twin: the same counter in plain .bss. */
+SEC("tp/syscalls/sys_enter_write")
+int tp_plain_counter(void *ctx)
+{
+	__sync_fetch_and_add(&plain_count, 1);
 	return 0;
 }
