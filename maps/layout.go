@@ -211,22 +211,30 @@ type fieldRef struct {
 	off  uintptr
 }
 
-// compareFields matches the non-blank fields of Go struct t, in order, with the C members.
+// compareFields matches the fields of Go struct t, in order, with the C members. A Go
+// blank field ("_") stands for a C member at the same offset and of the same size (an
+// explicit pad), or else for padding the C side leaves implicit.
 func compareFields(t reflect.Type, goOff uintptr, path string, members []fieldRef, btfOff uintptr, mis func(string) *mismatch) *mismatch {
-	var fields []reflect.StructField
+	next, named := 0, 0
 	for i := range t.NumField() {
-		if f := t.Field(i); f.Name != "_" {
-			fields = append(fields, f)
+		f := t.Field(i)
+		if f.Name == "_" {
+			if next < len(members) && members[next].off == f.Offset {
+				if n, err := btf.Sizeof(members[next].typ); err == nil && uintptr(n) == f.Type.Size() {
+					next++
+				}
+			}
+			continue
 		}
-	}
-	for i, f := range fields {
+		named++
 		fpath := joinPath(path, f.Name)
-		if i >= len(members) {
-			return &mismatch{path: fpath, goOff: goOff + f.Offset, btfOff: btfOff + uintptr(t.Size()),
+		if next >= len(members) {
+			return &mismatch{path: fpath, goOff: goOff + f.Offset, btfOff: btfOff + t.Size(),
 				goDesc: fmt.Sprintf("%s of %d bytes", f.Type, f.Type.Size()), btfDesc: "none",
-				why: fmt.Sprintf("Go has %d fields, C has %d members", len(fields), len(members))}
+				why: fmt.Sprintf("Go has more fields than the C type's %d members", len(members))}
 		}
-		m := members[i]
+		m := members[next]
+		next++
 		if m.name != "" && !strings.EqualFold(m.name, f.Name) {
 			fpath += " (C " + m.name + ")"
 		}
@@ -234,9 +242,9 @@ func compareFields(t reflect.Type, goOff uintptr, path string, members []fieldRe
 			return r
 		}
 	}
-	if len(members) > len(fields) {
-		m := members[len(fields)]
-		r := mis(fmt.Sprintf("Go has %d fields, C has %d members (first missing: %q)", len(fields), len(members), m.name))
+	if next < len(members) {
+		m := members[next]
+		r := mis(fmt.Sprintf("Go has %d fields, C has %d members (first missing: %q)", named, len(members), m.name))
 		r.path = joinPath(path, m.name)
 		r.goOff, r.btfOff = goOff+t.Size(), btfOff+m.off
 		r.goDesc, r.btfDesc = "none", btfDesc(m.typ)

@@ -126,6 +126,7 @@ func TestLayoutCheck(t *testing.T) {
 		{"array size", func() error { return checkNew[outerGo](cOuter4, 32) }, maps.ErrLayout,
 			[]string{"field Arr:", "sizes differ", "Go offset 8", "BTF offset 8"}},
 		{"padding fields", func() error { return checkNew[padded](cstruct("p", 16, member("a", u32, 0), member("b", u64, 8)), 16) }, nil, nil},
+		{"explicit C pad", func() error { return checkNew[padded](cSpread, 16) }, nil, nil},
 		{"missing member", func() error { return checkNew[onlyA](cSpread, 16) }, maps.ErrLayout, []string{"field b:", "Go has 1 fields, C has 3", "BTF offset 4"}},
 		{"array length", func() error {
 			return checkNew[[4]uint32](cstruct("a", 16, member("a", &btf.Array{Type: u64, Nelems: 2}, 0)), 16)
