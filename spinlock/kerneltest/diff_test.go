@@ -63,8 +63,10 @@ var words = map[string][]string{
 	"I1":  {"function calls are not allowed while holding a lock"},
 	"I1a": {"global function calls are not allowed while holding a lock"},
 	"I2":  {"function calls are not allowed while holding a lock"},
+	// I3: a variable offset, a constant offset that is not the lock's, a value without a
+	// lock, or no map value at all (a lock on the stack: "R1 type=fp expected=map_value").
 	"I3": {"bpf_spin_lock has to be at the constant offset", "has no valid bpf_spin_lock",
-		"doesn't point to 'struct bpf_spin_lock'"},
+		"doesn't point to 'struct bpf_spin_lock'", "expected=map_value"},
 	"I4":  {"bpf_spin_unlock without taking a lock"},
 	"I5":  {"bpf_spin_unlock of different lock"},
 	"I6":  {"bpf_spin_unlock is missing"},

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* More of I1, I5 and I9, as they show up in real programs: a helper called from a static
- * subprogram under the lock, a second lookup of the very same key, clearing a whole value. */
+/* More of I1, I3, I5 and I9, as they show up in real programs: a helper called from a
+ * static subprogram under the lock, a second lookup of the very same key, clearing a whole
+ * value, a lock on the stack. */
 #include "slcorpus.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -69,5 +70,16 @@ int update_elem_value(struct __sk_buff *skb)
 
 	nv.val = skb->len;
 	bpf_map_update_elem(&locked, &k, &nv, BPF_ANY);
+	return 0;
+}
+
+/* I3: a lock on the stack is no lock the kernel knows of. */
+SEC("tc")
+int stack_lock(struct __sk_buff *skb)
+{
+	struct bpf_spin_lock l = {};
+
+	bpf_spin_lock(&l);
+	bpf_spin_unlock(&l);
 	return 0;
 }
