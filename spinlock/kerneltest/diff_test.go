@@ -1,8 +1,10 @@
 package kerneltest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,18 +28,25 @@ var corpusDir = filepath.Join("..", "..", "bpf", "testdata", "spinlock")
 type entry struct {
 	Object        string `json:"object"`
 	Program       string `json:"program"`
-	Rule          string `json:"rule"`    // the rule it breaks, "" for a twin
-	TwinOf        string `json:"twin_of"` // for a twin, the rule it is the near-twin of
+	Rule          string `json:"rule"`              // the rule it breaks, "" for a twin
+	TwinOf        string `json:"twin_of,omitempty"` // for a twin, the rule it is the near-twin of
 	KernelRejects bool   `json:"kernel_rejects"`
-	KernelErrno   int    `json:"kernel_errno"`
-	KernelMessage string `json:"kernel_message"`
-	Note          string `json:"note"`
+	KernelErrno   int    `json:"kernel_errno,omitempty"`
+	KernelMessage string `json:"kernel_message,omitempty"`
+	Note          string `json:"note,omitempty"`
 }
 
 type manifest struct {
 	Kernel   string  `json:"kernel"` // uname -r of the machine that measured it
 	Programs []entry `json:"programs"`
 }
+
+// update rewrites the kernel's verdicts in manifest.json (kernel_rejects, kernel_errno,
+// kernel_message and kernel) from the running kernel, keeping each entry's rule, twin_of
+// and note: go test -run TestDifferential ./spinlock/kerneltest -args -update. Review the
+// diff: an entry whose verdict flips becomes inconsistent with its rule until a person
+// fixes the rule.
+var update = flag.Bool("update", false, "rewrite manifest.json's kernel verdicts from the running kernel")
 
 // words lists, per rule, the kernel's words for it on 6.18 (any one must appear in the
 // log). Where the kernel reports a rule in another rule's words, that is said here.
@@ -149,6 +158,42 @@ func loadAlone(t *testing.T, name string, elf []byte, prog string) (kernelVerdic
 // output: the kernel's log reaches the test through the VerifierError.
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// kernelMessage picks the line of a refused program's log that names the cause: the last
+// line holding one of the rule's words (with its continuation line), else the loader's
+// message (the log's last line).
+func kernelMessage(kv kernelVerdict, rule string) string {
+	lines := strings.Split(kv.log, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		for _, w := range words[rule] {
+			if !strings.Contains(lines[i], w) {
+				continue
+			}
+			msg := strings.TrimSpace(lines[i])
+			// "global function calls are not allowed while holding a lock,\nuse static
+			// function instead": a message the kernel continues on the next line.
+			if strings.HasSuffix(msg, ",") && i+1 < len(lines) && strings.TrimSpace(lines[i+1]) != "" {
+				msg += "\n" + strings.TrimSpace(lines[i+1])
+			}
+			return msg
+		}
+	}
+	return kv.message
+}
+
+func writeManifest(t *testing.T, m manifest) {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(corpusDir, "manifest.json"), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // mapNames normalises the map names the kernel prints ("map 'g_two_in.bss'"): libbpf
 // derives global-data map names from the object name the caller chooses.
 var mapNames = regexp.MustCompile(`map '[^']*'`)
@@ -209,6 +254,13 @@ func TestDifferential(t *testing.T) {
 		t.Fatalf("manifest kernel %q: %v", m.Kernel, err)
 	}
 	sameKernel := measured == kernel
+	if *update {
+		u, err := unameRelease()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Kernel, sameKernel = u, true
+	}
 	if !sameKernel {
 		t.Logf("manifest measured on %s, running %s: the manifest's kernel verdicts are not compared, check-vs-kernel still is", measured, kernel)
 	}
@@ -239,7 +291,8 @@ func TestDifferential(t *testing.T) {
 
 	var agree, total int
 	var disagreements []string
-	for _, e := range m.Programs {
+	for i := range m.Programs {
+		e := &m.Programs[i]
 		total++
 		name := e.Object + "/" + e.Program
 		ok := t.Run(name, func(t *testing.T) {
@@ -247,14 +300,20 @@ func TestDifferential(t *testing.T) {
 			if !found {
 				t.Fatalf("manifest names %s, which is not in %s", e.Object, corpusDir)
 			}
-			if e.Rule == "" && e.KernelRejects || e.Rule != "" && !e.KernelRejects {
-				t.Fatalf("manifest entry is inconsistent: rule %q, kernel_rejects %v", e.Rule, e.KernelRejects)
-			}
 			if e.Rule != "" && words[e.Rule] == nil {
 				t.Fatalf("manifest rule %q has no kernel words in this test", e.Rule)
 			}
 
 			kv, types := loadAlone(t, e.Object, elf, e.Program)
+			if *update {
+				e.KernelRejects, e.KernelErrno, e.KernelMessage = kv.rejects, kv.errno, ""
+				if kv.rejects {
+					e.KernelMessage = kernelMessage(kv, e.Rule)
+				}
+			}
+			if e.Rule == "" && e.KernelRejects || e.Rule != "" && !e.KernelRejects {
+				t.Fatalf("manifest entry is inconsistent: rule %q, kernel_rejects %v", e.Rule, e.KernelRejects)
+			}
 
 			// 1. The kernel still says what the manifest recorded.
 			if sameKernel {
@@ -321,6 +380,10 @@ func TestDifferential(t *testing.T) {
 			t.Errorf("close %s: %v", base, err)
 		}
 	}
+	if *update {
+		writeManifest(t, m)
+		t.Logf("rewrote manifest.json from kernel %s", m.Kernel)
+	}
 	if after := openFDs(t); after > fdsBefore {
 		t.Errorf("file descriptors leaked: %d open before, %d after", fdsBefore, after)
 	}
@@ -338,4 +401,10 @@ func openFDs(t *testing.T) int {
 		t.Fatalf("counting open fds: %v", err)
 	}
 	return len(ents)
+}
+
+// unameRelease returns uname -r.
+func unameRelease() (string, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	return strings.TrimSpace(string(b)), err
 }
