@@ -211,8 +211,15 @@ func TestVerifierError(t *testing.T) {
 		}
 	}
 
+	// libbpf allows one load per object: after a failure the object says so.
+	obj := open(t, "verifier.bpf.o", testObject(t, "verifier.bpf.o"), &loader.Options{Logger: discardLogger()})
+	first := obj.Load()
+	if err := obj.Load(); !errors.Is(err, loader.ErrAlreadyLoaded) || !strings.Contains(err.Error(), "open the object again") {
+		t.Errorf("Load after a failed Load (%v): got %v, want ErrAlreadyLoaded saying to reopen", first, err)
+	}
+
 	// Without the bad program the same object loads.
-	obj := open(t, "verifier.bpf.o", testObject(t, "verifier.bpf.o"), nil)
+	obj = open(t, "verifier.bpf.o", testObject(t, "verifier.bpf.o"), nil)
 	p, err := obj.Program("null_deref")
 	if err != nil {
 		t.Fatal(err)

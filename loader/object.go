@@ -85,6 +85,7 @@ type Object struct {
 	mu      sync.RWMutex // held for writing by Load, Close and link changes
 	module  *libbpfgo.Module
 	loaded  bool
+	failed  error // the error of a bpf_object__load that failed: libbpf allows no second try
 	closed  atomic.Bool
 	links   []*Link
 	auto    map[*Program]*Link // links made by Attach, so that Attach is idempotent
@@ -240,7 +241,9 @@ func (o *Object) usable() error {
 // (bpf_object__load). Before that, unless Options.SpinLockCheck is CheckOff, it runs the
 // spin-lock check and returns a *spinlock.Error without touching the kernel if the check
 // finds an error. A program the verifier rejects gives a *VerifierError with the log; a
-// refusal for lack of privilege gives a *PrivilegeError. Load can be called once.
+// refusal for lack of privilege gives a *PrivilegeError. Load succeeds once: a second
+// call, or a call after the kernel refused the object, returns ErrAlreadyLoaded (a Load
+// stopped by the spin-lock check may be retried, for example after SetAutoload).
 func (o *Object) Load() error {
 	if err := o.usable(); err != nil {
 		return err
@@ -252,6 +255,9 @@ func (o *Object) Load() error {
 	}
 	if o.loaded {
 		return fmt.Errorf("loading %s: %w", o.name, ErrAlreadyLoaded)
+	}
+	if o.failed != nil {
+		return fmt.Errorf("loading %s: libbpf allows one load per object and it failed (%v); open the object again: %w", o.name, o.failed, ErrAlreadyLoaded)
 	}
 	if err := o.preflight(); err != nil {
 		return err
@@ -266,7 +272,8 @@ func (o *Object) Load() error {
 	o.sink.capture.Reset()
 	logs := o.takeLogBuffers()
 	if loadErr != nil {
-		return o.loadError(loadErr, captured, logs)
+		o.failed = o.loadError(loadErr, captured, logs)
+		return o.failed
 	}
 	o.loaded = true
 	for _, m := range o.maps {
