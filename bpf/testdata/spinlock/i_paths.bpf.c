@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Rules I4 and I6b across paths, loops and BPF-to-BPF calls: the cases where the verifier's
- * walk of every path, with what it knows of each register, decides. */
+/* Rules I1, I4 and I6b across paths, loops, callbacks and BPF-to-BPF calls: the cases
+ * where the verifier's walk of every path, with what it knows of each register, decides. */
 #include "slcorpus.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -110,4 +110,46 @@ SEC("tc")
 int global_func_exits_locked(struct __sk_buff *skb)
 {
 	return global_take();
+}
+
+static int cb_lock_unlock(__u32 i, void *ctx)
+{
+	__u32 k = 0;
+	struct locked_val *v = bpf_map_lookup_elem(&locked, &k);
+
+	if (!v)
+		return 1;
+	bpf_spin_lock(&v->lock);
+	v->val++;
+	bpf_spin_unlock(&v->lock);
+	return 0;
+}
+
+static int cb_lock_only(__u32 i, void *ctx)
+{
+	__u32 k = 0;
+	struct locked_val *v = bpf_map_lookup_elem(&locked, &k);
+
+	if (!v)
+		return 1;
+	bpf_spin_lock(&v->lock);
+	v->val++;
+	return 0;
+}
+
+/* Twin: a bpf_loop callback locks and unlocks. */
+SEC("tc")
+int loop_callback_lock(struct __sk_buff *skb)
+{
+	bpf_loop(4, cb_lock_unlock, 0, 0);
+	return 0;
+}
+
+/* I1: the bpf_loop callback returns with the lock held; the verifier then simulates the
+ * next call of the callback under the lock, and refuses that call. */
+SEC("tc")
+int loop_callback_exits_locked(struct __sk_buff *skb)
+{
+	bpf_loop(4, cb_lock_only, 0, 0);
+	return 0;
 }
