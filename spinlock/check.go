@@ -2,6 +2,7 @@ package spinlock
 
 import (
 	"bytes"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -78,6 +79,9 @@ func CheckReader(r io.ReaderAt, opts *Options) (*Report, error) {
 // readable (see renameBSSSubsections). A panic in the parser is turned into an error:
 // the bytes are untrusted.
 func parseObject(data []byte) (spec *ebpf.CollectionSpec, renames map[string]string, err error) {
+	if err := boundSections(data); err != nil {
+		return nil, nil, err
+	}
 	data, renames = renameBSSSubsections(data)
 	defer func() {
 		if r := recover(); r != nil {
@@ -89,6 +93,28 @@ func parseObject(data []byte) (spec *ebpf.CollectionSpec, renames map[string]str
 		return nil, nil, err
 	}
 	return spec, renames, nil
+}
+
+// maxNoBits bounds the zero-filled sections (.bss) the parser allocates.
+const maxNoBits = 64 << 20
+
+// boundSections refuses objects whose .bss-like sections claim more memory than any
+// real BPF object needs: the parser would allocate it.
+func boundSections(data []byte) error {
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	var total uint64
+	for _, s := range f.Sections {
+		if s.Type == elf.SHT_NOBITS {
+			total += s.Size
+			if s.Size > maxNoBits || total > maxNoBits {
+				return fmt.Errorf("section %s: %d zero-filled bytes is more than a BPF object can use", s.Name, s.Size)
+			}
+		}
+	}
+	return nil
 }
 
 // checker holds one check's state.

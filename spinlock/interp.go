@@ -32,6 +32,8 @@ const (
 type value struct {
 	kind  vkind
 	known bool
+	bnd   bool // vScalar: max bounds its unsigned value
+	max   uint64
 	frame int8
 	n     int64
 	m     int32 // map index (vMapPtr, vMapVal, vMapValNull)
@@ -251,7 +253,10 @@ func (w *walker) hash(idx int, st *state) uint64 {
 		if v.kind == vNone {
 			return
 		}
-		b = append(b, boolByte(v.known), byte(v.frame))
+		b = append(b, boolByte(v.known), byte(v.frame), boolByte(v.bnd))
+		if v.bnd {
+			b = binary.LittleEndian.AppendUint64(b, v.max)
+		}
 		b = binary.LittleEndian.AppendUint64(b, uint64(v.n))
 		b = binary.LittleEndian.AppendUint32(b, uint32(v.m))
 		b = binary.LittleEndian.AppendUint32(b, uint32(v.id))
@@ -327,6 +332,16 @@ func (w *walker) step(idx int, st *state, kind int) (int, bool) {
 			return 0, false
 		}
 		v := define(st, idx)
+		if op.Mode() == asm.MemMode {
+			switch op.Size() {
+			case asm.Byte:
+				v.bnd, v.max = true, 0xff
+			case asm.Half:
+				v.bnd, v.max = true, 0xffff
+			case asm.Word:
+				v.bnd, v.max = true, 0xffffffff
+			}
+		}
 		if src := fr.regs[ins.Src]; src.kind == vStack && src.known && op.Size() == asm.DWord && op.Mode() == asm.MemMode {
 			if s, ok := stackSlot(src.n + int64(ins.Offset)); ok {
 				if sv := st.frames[src.frame].stack[s]; sv.kind != vNone {
@@ -503,7 +518,47 @@ func (w *walker) alu(st *state, idx int, ins *asm.Instruction) {
 		*dst = constant(r)
 		return
 	}
-	*dst = define(st, idx)
+	old := *dst
+	res := define(st, idx)
+	// Upper bounds the kernel also knows, enough to turn "x & 1 != 0" into x == 1.
+	if old.kind == vScalar && src.kind == vScalar && src.known && ins.Offset == 0 {
+		c := uint64(src.n)
+		if !is64 {
+			c = uint64(uint32(src.n))
+		}
+		switch aluOp {
+		case asm.And:
+			if is64 && src.n < 0 {
+				break
+			}
+			res.bnd, res.max = true, c
+			if old.bnd && old.max < c {
+				res.max = old.max
+			}
+		case asm.RSh:
+			k := c & 63
+			if !is64 {
+				k = c & 31
+			}
+			res.bnd, res.max = true, ^uint64(0)>>k
+			if old.bnd {
+				res.max = min(res.max, old.max>>k)
+			}
+		case asm.LSh:
+			k := c & 63
+			if is64 && old.bnd && k < 64 && old.max <= ^uint64(0)>>k {
+				res.bnd, res.max = true, old.max<<k
+			}
+		case asm.Mod:
+			if c > 0 {
+				res.bnd, res.max = true, c-1
+			}
+		}
+	}
+	if !is64 && (!res.bnd || res.max > 0xffffffff) {
+		res.bnd, res.max = true, 0xffffffff
+	}
+	*dst = res
 }
 
 func isPtr(k vkind) bool { return k == vStack || k == vMapVal || k == vCtx || k == vPtr }
@@ -623,7 +678,31 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 		return idx + 1, true
 	}
 
+	if a.kind == vScalar && !a.known && a.bnd && b.kind == vScalar && b.known && (a.max <= 0xffffffff || !w32) {
+		c := uint64(b.n)
+		if w32 {
+			c = uint64(uint32(b.n))
+		}
+		if c > a.max {
+			switch op {
+			case asm.JEq, asm.JGT, asm.JGE:
+				return idx + 1, true
+			case asm.JNE, asm.JLT, asm.JLE:
+				return target, true
+			}
+		}
+	}
+
 	taken, fall := st.clone(), st
+	if a.kind == vScalar && !a.known && a.bnd && a.max == 1 && b.kind == vScalar && b.known && b.n == 0 {
+		// A value in [0, 1] that is not 0 is 1.
+		switch op {
+		case asm.JEq:
+			setConst(fall, a.id, 1, false)
+		case asm.JNE:
+			setConst(taken, a.id, 1, false)
+		}
+	}
 	if a.kind == vScalar && !a.known && a.id != 0 && b.kind == vScalar && b.known {
 		switch decided(st.facts, a.id, op, w32, b.n) {
 		case alwaysTaken:
@@ -664,7 +743,7 @@ func setConst(st *state, id int32, c int64, w32 bool) {
 	}
 	st.forEachValue(func(v *value) {
 		if v.kind == vScalar && v.id == id && !v.known {
-			v.known, v.n = true, c
+			*v = value{kind: vScalar, known: true, n: c, id: id}
 		}
 	})
 }
@@ -880,6 +959,17 @@ func (w *walker) clobber(st *state, idx int) {
 // lockArg checks the argument of bpf_spin_lock/unlock the way process_spin_lock does and
 // returns which lock it names. It reports and returns false when the kernel would stop.
 func (w *walker) lockArg(idx int, st *state, r value) (lockState, bool) {
+	if typ := argTypeName(r); typ != "" {
+		fn := "bpf_spin_lock"
+		if w.p.insns[idx].Constant == fnSpinUnlock {
+			fn = "bpf_spin_unlock"
+		}
+		words := "R1 type=" + typ + " expected=map_value, ptr_"
+		w.report(st, idx, RuleI3, nil, fmt.Sprintf("%s calls %s on a %s, not on a lock inside a map value; the %s kernel says %q",
+			w.p.label(), fn, argKindName(r), w.c.kernel, words),
+			"Put the struct bpf_spin_lock in a map value (or a global in .bss/.data on 6.2+) and pass its address.")
+		return lockState{}, false
+	}
 	if r.kind != vMapVal {
 		// Not a map value the check follows (an allocated object, an argument of a
 		// global function …): some lock, the check cannot say which.
@@ -978,6 +1068,19 @@ func (w *walker) subprogCall(idx int, st *state) (int, bool) {
 
 func (w *walker) exit(idx int, st *state, kind int) (int, bool) {
 	sub := len(st.frames) > 1 || kind == rootCallback
+	if st.lock.on && kind == rootCallback && len(st.frames) == 1 && w.c.kernel.AtLeast(6, 9) {
+		// The helper calls the callback again, with the lock still held: walk it once
+		// more in that state (the kernel verifies callbacks iteratively).
+		next := &state{frames: make([]frame, 1, maxFrames), lock: st.lock, infeasible: st.infeasible}
+		fn := st.frames[0].fn
+		next.frames[0] = frame{fn: fn, ret: -1}
+		for r := asm.R1; r <= asm.R5; r++ {
+			next.frames[0].regs[r] = value{kind: vPtr}
+		}
+		next.frames[0].regs[asm.R10] = value{kind: vStack, known: true}
+		w.work = append(w.work, workItem{fn, next})
+		return 0, false
+	}
 	if st.lock.on {
 		switch {
 		case sub && w.c.kernel.Before(6, 9):
@@ -1102,4 +1205,34 @@ func kfuncAllowedUnderLock(name string, v Version) bool {
 		return v.AtLeast(6, 16)
 	}
 	return false
+}
+
+// argTypeName is the verifier's name of a register type that can never be a lock
+// argument, or "" when the value may be one (or the check does not know).
+func argTypeName(r value) string {
+	switch r.kind {
+	case vStack:
+		return "fp"
+	case vCtx:
+		return "ctx"
+	case vMapPtr:
+		return "map_ptr"
+	case vMapValNull:
+		return "map_value_or_null"
+	}
+	return ""
+}
+
+func argKindName(r value) string {
+	switch r.kind {
+	case vStack:
+		return "stack variable"
+	case vCtx:
+		return "context pointer"
+	case vMapPtr:
+		return "map (not one of its values)"
+	case vMapValNull:
+		return "map value that may be NULL (check the lookup's result first)"
+	}
+	return "value"
 }

@@ -84,6 +84,7 @@ var logPatterns = []struct{ frag, rule string }{
 	{"tail_call cannot be used inside bpf_spin_lock-ed region", RuleI8},
 	{"bpf_spin_lock has to be at the constant offset", RuleI3},
 	{"doesn't point to 'struct bpf_spin_lock'", RuleI3},
+	{"expected=map_value, ptr_", RuleI3},
 	{"bpf_spin_unlock without taking a lock", RuleI4},
 	{"bpf_spin_unlock of different lock", RuleI5},
 	{"bpf_spin_unlock is missing", RuleI6},
