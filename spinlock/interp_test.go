@@ -196,7 +196,7 @@ func TestInstructionRules(t *testing.T) {
 				unlockM, exitBlock("out"))},
 		{name: "lock on the stack", v: v6_18,
 			insns: seq(one(asm.Mov.Reg(asm.R1, asm.RFP), asm.Add.Imm(asm.R1, -8), asm.FnSpinLock.Call()), exitBlock("out")),
-			want: []string{"I3"}, wordsIn: "R1 type=fp expected=map_value, ptr_"},
+			want:  []string{"I3"}, wordsIn: "R1 type=fp expected=map_value, ptr_"},
 		{name: "constant branch is exact", v: v6_18,
 			insns: seq(one(asm.Mov.Imm(asm.R9, 1)), lockM, one(asm.JEq.Imm(asm.R9, 0, "out")), unlockM, exitBlock("out"))},
 		{name: "ld_abs under lock", sec: "tc", v: v6_18,
