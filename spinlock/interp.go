@@ -779,6 +779,81 @@ func decided(facts []fact, id int32, op asm.JumpOp, w32 bool, c int64) outcome {
 			}
 		}
 	}
+	// The unsigned interval the earlier branches leave the value in.
+	lo, hi := uint64(0), ^uint64(0)
+	if w32 {
+		hi = 0xffffffff
+	}
+	for _, f := range facts {
+		if f.id != id || f.w32 != w32 {
+			continue
+		}
+		fc := uint64(f.c)
+		if w32 {
+			fc = uint64(uint32(f.c))
+		}
+		op, taken := f.op, f.taken
+		if !taken { // the negation of each comparison
+			switch op {
+			case asm.JGT:
+				op = asm.JLE
+			case asm.JGE:
+				op = asm.JLT
+			case asm.JLT:
+				op = asm.JGE
+			case asm.JLE:
+				op = asm.JGT
+			case asm.JNE:
+				op = asm.JEq
+			default:
+				continue
+			}
+		}
+		switch op {
+		case asm.JEq:
+			lo, hi = max(lo, fc), min(hi, fc)
+		case asm.JGT:
+			if fc < ^uint64(0) {
+				lo = max(lo, fc+1)
+			}
+		case asm.JGE:
+			lo = max(lo, fc)
+		case asm.JLT:
+			if fc > 0 {
+				hi = min(hi, fc-1)
+			}
+		case asm.JLE:
+			hi = min(hi, fc)
+		}
+	}
+	if lo > hi {
+		return unknownOutcome // contradictory facts: a path no kernel walks to anyway
+	}
+	uc := uint64(c)
+	if w32 {
+		uc = uint64(uint32(c))
+	}
+	var all, none bool // every value in [lo, hi] takes the branch / none does
+	switch op {
+	case asm.JEq:
+		all, none = lo == hi && lo == uc, uc < lo || uc > hi
+	case asm.JNE:
+		all, none = uc < lo || uc > hi, lo == hi && lo == uc
+	case asm.JGT:
+		all, none = lo > uc, hi <= uc
+	case asm.JGE:
+		all, none = lo >= uc, hi < uc
+	case asm.JLT:
+		all, none = hi < uc, lo >= uc
+	case asm.JLE:
+		all, none = hi <= uc, lo > uc
+	}
+	switch {
+	case all:
+		return alwaysTaken
+	case none:
+		return neverTaken
+	}
 	return unknownOutcome
 }
 
