@@ -216,6 +216,9 @@ func (c *checker) view(m int) lockView {
 
 func (c *checker) run() {
 	for _, p := range c.progs {
+		if p.typ == Unspecified {
+			c.note(fmt.Sprintf("program %q: section %q names no program type libbpf knows; the program-type rules (P) were not applied", p.name, p.section))
+		}
 		c.programRules(p)
 		newWalker(c, p).run()
 	}

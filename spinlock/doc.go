@@ -1,18 +1,21 @@
 // Package spinlock checks a compiled BPF object, before anything reaches the kernel, for
 // the uses of bpf_spin_lock that a given kernel version's verifier would refuse.
 //
-// The rules it applies are those of docs/KERNEL-RULES (IDs P1–P6, M1–M7, G1–G4, I1–I9):
-// which program types may reference a map whose value holds a lock (P), which maps and
-// globals may hold one (M, G), and what a program may do while it holds one (I). Each
-// rule is keyed by kernel version, so the same object can be judged for 6.1 and 6.18.
+// The rules it applies are those of KERNEL-RULES.md, tabled in docs/SPINLOCK.md (IDs
+// P1–P6, M1–M7, G1–G4, I1–I9): which program types may reference a map whose value holds
+// a lock (P), which maps and globals may hold one (M, G), and what a program may do while
+// it holds one (I). Each rule is keyed by kernel version, so the same object can be
+// judged for 6.1 and for 6.18.
 //
 // The check is pure Go (it builds with CGO_ENABLED=0), needs no privileges and never
 // talks to the kernel: it reads the ELF object, its BTF and its line info with
 // github.com/cilium/ebpf, and walks every path of every program with a small abstract
-// interpreter that tracks which lock is held.
+// interpreter that tracks which lock is held. Where that walk cannot decide whether the
+// kernel would see a path (branches correlated through a value), the finding is a
+// warning that says "may", never an error.
 //
 //	rep, err := spinlock.Check(elfBytes, &spinlock.Options{Kernel: spinlock.Version{Major: 6, Minor: 1}})
-//	if err != nil { … }          // the object could not be read
+//	if err != nil { … }          // the object could not be read (errors.Is(err, ErrUnreadable))
 //	if err := rep.Err(); err != nil {
 //		var se *spinlock.Error
 //		errors.As(err, &se)      // se.Findings: the error-severity findings
