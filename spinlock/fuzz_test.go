@@ -1,10 +1,15 @@
 package spinlock
 
 import (
+	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 )
 
 // FuzzCheck feeds Check arbitrary bytes and mutated real objects: it must never panic,
@@ -37,6 +42,47 @@ func FuzzCheck(f *testing.F) {
 		}
 		if d := time.Since(start); d > 10*time.Second {
 			t.Fatalf("Check took %v", d)
+		}
+	})
+}
+
+// FuzzInterpret feeds the path walker arbitrary instruction streams (as raw BPF
+// instructions, against maps "m" and "m2" whose values hold a lock): it must never panic
+// and must stop within its budget whatever the jumps, loops and calls.
+func FuzzInterpret(f *testing.F) {
+	for _, insns := range []asm.Instructions{
+		seq(lookup("m", asm.R6, "out"), lockVia(asm.FnSpinLock, asm.R6, 4), lockVia(asm.FnSpinUnlock, asm.R6, 4), exitBlock("out")),
+		seq(one(asm.Mov.Imm(asm.R9, 0), asm.Add.Imm(asm.R9, 1).WithSymbol("spin"), asm.JLT.Imm(asm.R9, 100, "spin")), exitBlock("end")),
+	} {
+		var buf bytes.Buffer
+		if err := link(insns).Marshal(&buf, binary.LittleEndian); err == nil {
+			f.Add(buf.Bytes())
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if len(raw) > 4096*8 {
+			return
+		}
+		insns, err := asm.AppendInstructions(nil, bytes.NewReader(raw), binary.LittleEndian, "linux")
+		if err != nil || len(insns) == 0 {
+			return
+		}
+		// Map loads name a map of the spec, so that lookups and locks are followed.
+		for i := range insns {
+			if insns[i].IsLoadFromMap() {
+				insns[i] = insns[i].WithReference([]string{"m", "m2"}[i%2])
+			}
+		}
+		insns[0] = insns[0].WithSymbol("prog")
+		start := time.Now()
+		for _, v := range []Version{v6_1, v6_18} {
+			spec := testSpec("tc", nil)
+			spec.Programs["prog"] = &ebpf.ProgramSpec{Name: "prog", SectionName: "tc", Instructions: insns}
+			c := newChecker(spec, nil, Options{Kernel: v})
+			c.run()
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("walk took %v", d)
 		}
 	})
 }

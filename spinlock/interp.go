@@ -342,7 +342,7 @@ func (w *walker) step(idx int, st *state, kind int) (int, bool) {
 				v.bnd, v.max = true, 0xffffffff
 			}
 		}
-		if src := fr.regs[ins.Src]; src.kind == vStack && src.known && op.Size() == asm.DWord && op.Mode() == asm.MemMode {
+		if src := fr.regs[ins.Src]; src.kind == vStack && src.known && int(src.frame) < len(st.frames) && op.Size() == asm.DWord && op.Mode() == asm.MemMode {
 			if s, ok := stackSlot(src.n + int64(ins.Offset)); ok {
 				if sv := st.frames[src.frame].stack[s]; sv.kind != vNone {
 					v = sv
