@@ -506,6 +506,7 @@ type progInfo struct {
 	rawToIdx      map[int]int // and back
 	join          []bool      // jump targets and function entries
 	funcStart     map[string]int
+	funcName      map[int]string // function entry → name
 	global        map[int]bool // function entry → global linkage
 	globalRoots   []int
 	callbackRoots []int
@@ -526,6 +527,7 @@ func newProgInfo(ps *ebpf.ProgramSpec, types map[string]ProgramType) *progInfo {
 		rawToIdx:  make(map[int]int, len(ps.Instructions)),
 		join:      make([]bool, len(ps.Instructions)),
 		funcStart: make(map[string]int),
+		funcName:  make(map[int]string),
 		global:    make(map[int]bool),
 		files:     make([]string, len(ps.Instructions)),
 		lines:     make([]int, len(ps.Instructions)),
@@ -542,6 +544,7 @@ func newProgInfo(ps *ebpf.ProgramSpec, types map[string]ProgramType) *progInfo {
 		raw += int(ins.Width())
 		if sym := ins.Symbol(); sym != "" {
 			p.funcStart[sym] = i
+			p.funcName[i] = sym
 			p.join[i] = true
 			file, line = "", 0
 			if fn := btf.FuncMetadata(ins); fn != nil && fn.Linkage == btf.GlobalFunc && i != 0 {

@@ -1159,8 +1159,8 @@ func (w *walker) exit(idx int, st *state, kind int) (int, bool) {
 	if st.lock.on {
 		switch {
 		case sub && w.c.kernel.Before(6, 9):
-			w.report(st, idx, RuleI6, nil, fmt.Sprintf("%s returns from a subprogram while holding %s (locked at insn %d); the %s kernel says %q",
-				w.p.label(), w.lockName(st.lock), w.p.raw[st.lock.at], w.c.kernel, wordsI6),
+			w.report(st, idx, RuleI6, nil, fmt.Sprintf("%s: subprogram %s returns while holding %s (locked at insn %d); the %s kernel says %q",
+				w.p.label(), w.p.funcName[st.cur().fn], w.lockName(st.lock), w.p.raw[st.lock.at], w.c.kernel, wordsI6),
 				"Unlock before returning: kernels before 6.9 do not let a subprogram return with the lock held.")
 			return 0, false
 		case !sub:
@@ -1168,8 +1168,12 @@ func (w *walker) exit(idx int, st *state, kind int) (int, bool) {
 			if w.c.kernel.AtLeast(6, 13) {
 				rule = RuleI6b
 			}
-			w.report(st, idx, rule, nil, fmt.Sprintf("%s can reach its exit while holding %s (locked at insn %d); the %s kernel says %q",
-				w.p.label(), w.lockName(st.lock), w.p.raw[st.lock.at], w.c.kernel, KernelWords(rule, w.c.kernel, "")),
+			who := w.p.label() + " can reach its exit"
+			if kind == rootGlobal {
+				who = fmt.Sprintf("%s: global function %s, which the kernel verifies on its own, can return", w.p.label(), w.p.funcName[st.cur().fn])
+			}
+			w.report(st, idx, rule, nil, fmt.Sprintf("%s while holding %s (locked at insn %d); the %s kernel says %q",
+				who, w.lockName(st.lock), w.p.raw[st.lock.at], w.c.kernel, KernelWords(rule, w.c.kernel, "")),
 				"Call bpf_spin_unlock on every path before returning, including early returns.")
 			return 0, false
 		}
