@@ -507,7 +507,7 @@ type progInfo struct {
 	join          []bool      // jump targets and function entries
 	funcStart     map[string]int
 	funcName      map[int]string // function entry → name
-	global        map[int]bool // function entry → global linkage
+	global        map[int]bool   // function entry → global linkage
 	globalRoots   []int
 	callbackRoots []int
 	files         []string
