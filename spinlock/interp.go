@@ -87,14 +87,17 @@ type fact struct {
 }
 
 type state struct {
-	frames     []frame
-	lock       lockState
-	infeasible bool // a branch on this path contradicts an earlier one (correlated)
-	facts      []fact
+	frames []frame
+	lock   lockState
+	// uncertain says why the kernel may not walk this path as the check does: a branch
+	// correlated with an earlier one (uncertainCorrelated), or constants forgotten to
+	// end a loop (uncertainLoop). Findings on such paths are warnings.
+	uncertain uint8
+	facts     []fact
 }
 
 func (s *state) clone() *state {
-	c := &state{lock: s.lock, infeasible: s.infeasible}
+	c := &state{lock: s.lock, uncertain: s.uncertain}
 	c.frames = append(make([]frame, 0, len(s.frames)+1), s.frames...)
 	c.facts = append([]fact(nil), s.facts...)
 	return c
@@ -197,6 +200,7 @@ func (w *walker) path(idx int, st *state, kind int) {
 			}
 			if w.visits[idx] > stateCap {
 				widen(st)
+				st.setUncertain(uncertainLoop)
 			}
 			h := w.hash(idx, st)
 			if _, ok := w.visited[h]; ok {
@@ -233,9 +237,7 @@ func widen(st *state) {
 func (w *walker) hash(idx int, st *state) uint64 {
 	b := w.buf[:0]
 	b = binary.LittleEndian.AppendUint32(b, uint32(idx))
-	if st.infeasible {
-		b = append(b, 1)
-	}
+	b = append(b, st.uncertain)
 	l := st.lock
 	if l.on {
 		b = append(b, 2)
@@ -706,10 +708,16 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 	if a.kind == vScalar && !a.known && a.id != 0 && b.kind == vScalar && b.known {
 		switch decided(st.facts, a.id, op, w32, b.n) {
 		case alwaysTaken:
-			fall.infeasible = true
+			fall.setUncertain(uncertainCorrelated)
 		case neverTaken:
-			taken.infeasible = true
+			taken.setUncertain(uncertainCorrelated)
 		default:
+			// Tested before, but the check cannot tell how (signed ranges, bit tests):
+			// the kernel may know more, so neither side is certain.
+			if !intervalComplete(st.facts, a.id, op, w32) {
+				taken.setUncertain(uncertainCorrelated)
+				fall.setUncertain(uncertainCorrelated)
+			}
 			addFact(taken, fact{id: a.id, op: op, w32: w32, c: b.n, taken: true})
 			addFact(fall, fact{id: a.id, op: op, w32: w32, c: b.n, taken: false})
 		}
@@ -723,6 +731,42 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 	}
 	w.work = append(w.work, workItem{target, taken})
 	return idx + 1, true
+}
+
+const (
+	uncertainCorrelated = 1
+	uncertainLoop       = 2
+)
+
+func (s *state) setUncertain(why uint8) {
+	if s.uncertain == 0 {
+		s.uncertain = why
+	}
+}
+
+// intervalComplete reports whether decided's interval reasoning knew all there is to
+// know about id for this branch: no earlier branch on it, or only unsigned comparisons
+// of the same width, like this one. Otherwise (signed ranges, bit tests) the kernel may
+// settle a branch the check cannot.
+func intervalComplete(facts []fact, id int32, op asm.JumpOp, w32 bool) bool {
+	unsigned := func(op asm.JumpOp) bool {
+		switch op {
+		case asm.JEq, asm.JNE, asm.JGT, asm.JGE, asm.JLT, asm.JLE:
+			return true
+		}
+		return false
+	}
+	seen := false
+	for _, f := range facts {
+		if f.id != id {
+			continue
+		}
+		seen = true
+		if !unsigned(f.op) || f.w32 != w32 {
+			return false
+		}
+	}
+	return !seen || unsigned(op)
 }
 
 func markNull(st *state, ptr value, null bool) {
@@ -1146,7 +1190,7 @@ func (w *walker) exit(idx int, st *state, kind int) (int, bool) {
 	if st.lock.on && kind == rootCallback && len(st.frames) == 1 && w.c.kernel.AtLeast(6, 9) {
 		// The helper calls the callback again, with the lock still held: walk it once
 		// more in that state (the kernel verifies callbacks iteratively).
-		next := &state{frames: make([]frame, 1, maxFrames), lock: st.lock, infeasible: st.infeasible}
+		next := &state{frames: make([]frame, 1, maxFrames), lock: st.lock, uncertain: st.uncertain}
 		fn := st.frames[0].fn
 		next.frames[0] = frame{fn: fn, ret: -1}
 		for r := asm.R1; r <= asm.R5; r++ {
@@ -1237,9 +1281,13 @@ func (w *walker) report(st *state, idx int, rule string, m *mapInfo, msg, fix st
 		f.Map = w.c.maps[st.lock.m].name
 	}
 	f.File, f.Line = w.p.lineOf(idx)
-	if st.infeasible {
+	switch st.uncertain {
+	case uncertainCorrelated:
 		f.Severity = SeverityWarning
 		f.Message = "the kernel may refuse this program, depending on whether it sees two branches as correlated: " + f.Message
+	case uncertainLoop:
+		f.Severity = SeverityWarning
+		f.Message = "the kernel may refuse this program, depending on how many rounds of a loop it walks: " + f.Message
 	}
 	w.c.add(f)
 	if m != nil {
