@@ -88,22 +88,36 @@ func (s *scanner) members(st *btf.Struct, base uint32, depth int, path string) {
 // member looks at a member of type t at byte offset off; depth counts enclosing struct
 // members (0: a direct member of the value).
 func (s *scanner) member(t btf.Type, off uint32, depth int, path string, inArray bool) {
+	s.memberW(t, off, depth, path, inArray, false)
+}
+
+// memberW is member with wrapped: an enclosing member was declared through a typedef or
+// qualifier, which the kernel does not look through.
+func (s *scanner) memberW(t btf.Type, off uint32, depth int, path string, inArray, wrapped bool) {
 	s.steps++
 	if s.steps > maxScanFields || depth > maxScanDepth {
 		return
 	}
 	_, direct := t.(*btf.Struct)
+	_, isArray := t.(*btf.Array)
+	wrapped = wrapped || (!direct && !isArray)
 	switch u := btf.UnderlyingType(t).(type) {
 	case *btf.Struct:
 		if k, ok := kindNames[u.Name]; ok {
-			s.out = append(s.out, field{kind: k, off: off, nested: depth > 0, array: inArray, path: path, wrapped: !direct})
+			s.out = append(s.out, field{kind: k, off: off, nested: depth > 0, array: inArray, path: path, wrapped: wrapped})
 			return
 		}
-		s.members(u, off, depth+1, path)
+		for _, m := range u.Members {
+			if m.Offset%8 != 0 || m.BitfieldSize != 0 {
+				continue
+			}
+			s.memberW(m.Type, off+uint32(m.Offset/8), depth+1, path+"."+m.Name, inArray, wrapped)
+		}
 	case *btf.Array:
-		elem := btf.UnderlyingType(u.Type)
-		if st, ok := elem.(*btf.Struct); ok {
-			s.member(st, off, depth, path+"[0]", inArray || u.Nelems != 1)
+		if elem, ok := u.Type.(*btf.Struct); ok {
+			s.memberW(elem, off, depth, path+"[0]", inArray || u.Nelems != 1, wrapped)
+		} else if _, ok := btf.UnderlyingType(u.Type).(*btf.Struct); ok {
+			s.memberW(u.Type, off, depth, path+"[0]", inArray || u.Nelems != 1, true)
 		}
 	}
 }
