@@ -37,7 +37,8 @@ const maxObjectSize = 256 << 20
 
 // Check applies the rules of the kernel version in opts to the BPF ELF object elf. The
 // error is non-nil only when the object cannot be read (it then wraps ErrUnreadable);
-// rule violations are findings in the Report (see Report.Err).
+// rule violations are findings in the Report (see Report.Err). It needs no privileges,
+// never talks to the kernel, and is safe for concurrent use.
 func Check(elf []byte, opts *Options) (*Report, error) {
 	var o Options
 	if opts != nil {
