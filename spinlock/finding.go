@@ -117,7 +117,7 @@ func (e *Error) Error() string {
 	if name == "" {
 		name = "object"
 	}
-	fmt.Fprintf(&b, "%s: %d bpf_spin_lock error(s) the %s kernel would refuse", name, len(e.Findings), kernelName(e.Kernel))
+	fmt.Fprintf(&b, "spin-lock check of %s: the %s kernel would refuse it (%d error(s))", name, kernelName(e.Kernel), len(e.Findings))
 	for _, f := range e.Findings {
 		b.WriteString("\n")
 		b.WriteString(f.String())
