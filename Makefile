@@ -8,8 +8,9 @@ BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror \
 BPF_SRCS := $(shell find bpf -name '*.bpf.c' | sort)
 BPF_OBJS := $(BPF_SRCS:.c=.o)
 DEMO_DURATION ?= 6s
+FUZZTIME ?= 15s
 
-.PHONY: all deps bpf demo test vet check-bpf fuzz bench clean-bpf
+.PHONY: all deps bpf demo test unit vet check-bpf fuzz bench clean-bpf
 
 all: bpf
 	$(GO) build ./...
@@ -40,8 +41,15 @@ check-bpf:
 	@git diff --exit-code --stat -- $(BPF_OBJS) || { echo "committed BPF objects are stale: run 'make bpf' and commit"; exit 1; }
 
 ## test: everything CI runs
-test: deps vet check-bpf
+test: deps vet check-bpf unit fuzz
+
+unit:
 	BPFKIT_REQUIRE_PRIVILEGED=1 $(GO) test -race -count=1 -timeout 30m ./...
+
+## fuzz: a short run of every fuzz target (the seed corpora run in every `go test`)
+fuzz:
+	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzInterpret$$' -fuzztime $(FUZZTIME)
 
 clean-bpf:
 	rm -f $(BPF_OBJS)
