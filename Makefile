@@ -48,8 +48,8 @@ unit:
 
 ## fuzz: a short run of every fuzz target (the seed corpora run in every `go test`)
 fuzz:
-	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzInterpret$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzInterpret$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 clean-bpf:
 	rm -f $(BPF_OBJS)
