@@ -43,6 +43,16 @@ func TestRingBuf(t *testing.T) {
 		}
 	}
 
+	// ReadBatch takes what is there, up to the room given.
+	run(t, o, "rb_fill", 2)
+	batch := make([]event, 8)
+	if n, err := rb.ReadBatch(ctx, batch); err != nil || n != 8 || batch[7].Run != 5 || batch[7].Seq != 2 {
+		t.Fatalf("ReadBatch = %d, %v, last %+v", n, err, batch[7])
+	}
+	if n, err := rb.ReadBatch(ctx, batch); err != nil || n != 2 || batch[1].Run != 5 || batch[1].Seq != 4 {
+		t.Fatalf("second ReadBatch = %d, %v", n, err)
+	}
+
 	// Empty: Read blocks until the context ends.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -63,7 +73,7 @@ func TestRingBuf(t *testing.T) {
 	run(t, o, "rb_fill", 1)
 	select {
 	case e := <-got:
-		if e.Run != 4 || e.Seq != 0 {
+		if e.Run != 6 || e.Seq != 0 {
 			t.Fatalf("woken reader got run %d seq %d", e.Run, e.Seq)
 		}
 	case <-time.After(5 * time.Second):

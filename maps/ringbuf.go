@@ -92,21 +92,36 @@ func (r *RingBuf[E]) Read(ctx context.Context) (E, error) {
 // ReadInto waits for the next event and copies it into *event, without allocating when an
 // event is already there.
 func (r *RingBuf[E]) ReadInto(ctx context.Context, event *E) error {
+	_, err := r.read(ctx, unsafe.Slice(event, 1))
+	return err
+}
+
+// ReadBatch waits for at least one event, then copies as many as are ready, up to
+// len(events), and returns how many it copied: one lock and one update of the consumer
+// position for the lot, as libbpf's ring_buffer__consume does.
+func (r *RingBuf[E]) ReadBatch(ctx context.Context, events []E) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	return r.read(ctx, events)
+}
+
+func (r *RingBuf[E]) read(ctx context.Context, events []E) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
 		if r.closed.Load() {
-			return fmt.Errorf("ring buffer %q: %w", r.info.Name, ErrClosed)
+			return 0, fmt.Errorf("ring buffer %q: %w", r.info.Name, ErrClosed)
 		}
-		ok, err := r.consume(event)
-		if ok || err != nil {
-			return err
+		n, err := r.consume(events)
+		if n > 0 || err != nil {
+			return n, err
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return 0, err
 		}
 		if err := r.wait(ctx); err != nil {
-			return err
+			return 0, err
 		}
 	}
 }
@@ -124,35 +139,40 @@ func (r *RingBuf[E]) Available() int {
 func (r *RingBuf[E]) consPos() *atomic.Uint64 { return (*atomic.Uint64)(unsafe.Pointer(&r.cons[0])) }
 func (r *RingBuf[E]) prodPos() *atomic.Uint64 { return (*atomic.Uint64)(unsafe.Pointer(&r.prod[0])) }
 
-// consume takes the next committed record, skipping discarded ones.
-func (r *RingBuf[E]) consume(event *E) (bool, error) {
+// consume copies up to len(events) committed records, skipping discarded ones, and
+// publishes the new consumer position once. A record of the wrong size is consumed and
+// reported as an error, with the events copied before it.
+func (r *RingBuf[E]) consume(events []E) (int, error) {
 	cp, pp := r.consPos(), r.prodPos()
 	cons := cp.Load()
-	for {
-		prod := pp.Load()
+	prod := pp.Load()
+	n := 0
+	var err error
+	for n < len(events) {
 		if cons >= prod {
-			return false, nil
+			if prod = pp.Load(); cons >= prod {
+				break
+			}
 		}
 		off := cons & r.mask
 		hdr := (*atomic.Uint32)(unsafe.Pointer(&r.data[off])).Load()
 		if hdr&ringbufBusyBit != 0 {
-			return false, nil // reserved, not yet committed: the commit will wake us
+			break // reserved, not yet committed: the commit will wake us
 		}
-		n := int(hdr &^ (ringbufBusyBit | ringbufDiscardBit))
-		cons += uint64((n + ringbufHdrSize + 7) &^ 7)
+		size := int(hdr &^ (ringbufBusyBit | ringbufDiscardBit))
+		cons += uint64((size + ringbufHdrSize + 7) &^ 7)
 		if hdr&ringbufDiscardBit != 0 {
-			cp.Store(cons)
 			continue
 		}
-		var err error
-		if n == r.evsize {
-			*event = *(*E)(unsafe.Pointer(&r.data[off+ringbufHdrSize]))
-		} else {
-			err = fmt.Errorf("ring buffer %q: record of %d bytes, event type is %d bytes", r.info.Name, n, r.evsize)
+		if size != r.evsize {
+			err = fmt.Errorf("ring buffer %q: record of %d bytes, event type is %d bytes", r.info.Name, size, r.evsize)
+			break
 		}
-		cp.Store(cons)
-		return true, err
+		events[n] = *(*E)(unsafe.Pointer(&r.data[off+ringbufHdrSize]))
+		n++
 	}
+	cp.Store(cons)
+	return n, err
 }
 
 // wait sleeps in epoll until the ring has data, ctx is done or Close is called.
