@@ -157,10 +157,14 @@ func (m *kv[K, V]) BatchDelete(keys []K) (int, error) {
 // global-data section with trailing padding, see datasecSlack): the kernel packs batch
 // values at value_size strides.
 func (h *handle) batchable(op string) error {
-	if h.valueGoSize != 0 && h.valueGoSize != uintptr(h.info.ValueSize) {
+	if h.valueGoSize != 0 && h.valueGoSize != uintptr(h.info.ValueSize) && !isPerCPU(h.info.Type) {
 		return fmt.Errorf("%s in map %q: the Go value type is %d bytes, the map's values %d: batches need equal sizes", op, h.info.Name, h.valueGoSize, h.info.ValueSize)
 	}
 	return nil
+}
+
+func isPerCPU(t Type) bool {
+	return t == TypePerCPUHash || t == TypePerCPUArray || t == TypeLRUPerCPUHash
 }
 
 // batchCount is the kernel's count of processed elements. The kernel writes it back once

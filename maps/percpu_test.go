@@ -117,3 +117,88 @@ func TestPerCPUArray(t *testing.T) {
 		t.Fatalf("iteration: %d entries, %v", n, it.Err())
 	}
 }
+
+func TestPerCPUBatch(t *testing.T) {
+	o := testObject(t)
+	ncpu := must[int](t)(maps.PossibleCPUs())
+	direct := must[*maps.PerCPUHash[uint32, odd]](t)(maps.NewPerCPUHash[uint32, odd](testMap(t, o, "pc_hash")))
+	rounded := must[*maps.LRUPerCPUHash[uint32, uint32]](t)(maps.NewLRUPerCPUHash[uint32, uint32](testMap(t, o, "lru_pc")))
+
+	const n = 20
+	keys := make([]uint32, n)
+	ov := make([]odd, n*ncpu)
+	uv := make([]uint32, n*ncpu)
+	for i := range keys {
+		keys[i] = uint32(i) + 100
+		for j := range ncpu {
+			ov[i*ncpu+j] = odd{X: uint32(i), Y: uint16(j)}
+			uv[i*ncpu+j] = uint32(i<<8 | j)
+		}
+	}
+	if _, err := direct.BatchUpdate(keys, ov[:ncpu]); err == nil {
+		t.Fatal("BatchUpdate with values for one key accepted")
+	}
+	if c, err := direct.BatchUpdate(keys, ov); err != nil || c != n {
+		t.Fatalf("PerCPUHash.BatchUpdate = %d, %v", c, err)
+	}
+	if c, err := rounded.BatchUpdate(keys, uv); err != nil || c != n {
+		t.Fatalf("LRUPerCPUHash.BatchUpdate = %d, %v", c, err)
+	}
+
+	var cur maps.Cursor
+	kb, ob := make([]uint32, 64), make([]odd, 64*ncpu)
+	seen := 0
+	for !cur.Done() {
+		c, err := direct.BatchLookup(&cur, kb, ob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range c {
+			for j := range ncpu {
+				if want := (odd{X: kb[i] - 100, Y: uint16(j)}); ob[i*ncpu+j] != want {
+					t.Fatalf("key %d CPU %d: %+v, want %+v", kb[i], j, ob[i*ncpu+j], want)
+				}
+			}
+		}
+		seen += c
+	}
+	if seen != n {
+		t.Fatalf("PerCPUHash batch walk saw %d keys", seen)
+	}
+
+	cur.Reset()
+	ub := make([]uint32, 64*ncpu)
+	seen = 0
+	for !cur.Done() {
+		c, err := rounded.BatchLookup(&cur, kb, ub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range c {
+			for j := range ncpu {
+				if want := (kb[i]-100)<<8 | uint32(j); ub[i*ncpu+j] != want {
+					t.Fatalf("key %d CPU %d: %#x, want %#x (8-byte stride lost?)", kb[i], j, ub[i*ncpu+j], want)
+				}
+			}
+		}
+		seen += c
+	}
+	if seen != n {
+		t.Fatalf("LRUPerCPUHash batch walk saw %d keys", seen)
+	}
+
+	pa := must[*maps.PerCPUArray[uint64]](t)(maps.NewPerCPUArray[uint64](testMap(t, o, "pc_array")))
+	av := make([]uint64, 4*ncpu)
+	for i := range av {
+		av[i] = uint64(i) * 3
+	}
+	if c, err := pa.BatchUpdate([]uint32{0, 1, 2, 3}, av); err != nil || c != 4 {
+		t.Fatalf("PerCPUArray.BatchUpdate = %d, %v", c, err)
+	}
+	cur = maps.Cursor{}
+	ab := make([]uint64, 4*ncpu)
+	c, err := pa.BatchLookup(&cur, make([]uint32, 4), ab)
+	if err != nil || c != 4 || ab[4*ncpu-1] != av[4*ncpu-1] {
+		t.Fatalf("PerCPUArray.BatchLookup = %d, %v, %v", c, err, ab)
+	}
+}
