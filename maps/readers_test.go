@@ -3,11 +3,13 @@ package maps_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bpfkit/bpfkit/maps"
+	"golang.org/x/sys/unix"
 )
 
 // event is struct event of maps.bpf.c: 64 bytes.
@@ -125,6 +127,19 @@ func TestPerfBuf(t *testing.T) {
 	}
 	pb := must[*maps.PerfBuf[event]](t)(maps.NewPerfBuf[event](testMap(t, o, "perf"), 1))
 	t.Cleanup(func() { pb.Close() })
+	// Every test run on one CPU: the lost-sample record appears in the buffer of the CPU
+	// that dropped samples, at its next write.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var was, cpu0 unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &was); err != nil {
+		t.Fatal(err)
+	}
+	cpu0.Set(0)
+	if err := unix.SchedSetaffinity(0, &cpu0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.SchedSetaffinity(0, &was)
 
 	run(t, o, "perf_fill", 2)
 	ctx := context.Background()
@@ -190,4 +205,29 @@ func TestPerfBuf(t *testing.T) {
 
 func errorContains(err error, s string) bool {
 	return err != nil && strings.Contains(err.Error(), s)
+}
+
+func TestPerfBufCloseWakesReader(t *testing.T) {
+	o := testObject(t)
+	pb := must[*maps.PerfBuf[event]](t)(maps.NewPerfBuf[event](testMap(t, o, "perf"), 0))
+	errc := make(chan error, 1)
+	go func() { _, err := pb.Read(context.Background()); errc <- err }()
+	time.Sleep(20 * time.Millisecond)
+	if err := pb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		wantErr(t, err, maps.ErrClosed)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not wake the reader")
+	}
+	if err := pb.Close(); err != nil {
+		t.Fatal("second Close:", err)
+	}
+	// Close took the perf events out of the map.
+	var nilPB *maps.PerfBuf[event]
+	if err := nilPB.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
