@@ -1,7 +1,19 @@
 // Package maps gives typed, generic access to BPF maps: the Go key and value types are
 // checked once against the map's sizes and BTF, then every operation is a single bpf(2)
 // syscall on the map's file descriptor. The package is pure Go (no cgo) and knows nothing
-// of libbpf: any owner of a map fd that implements Map can be used, *loader.Map first.
+// of libbpf: any owner of a map fd that implements Map can be used, *loader.Map first, or
+// FromFD for a descriptor from elsewhere.
+//
+// Accessors: Hash, LRUHash, Array (also for .bss/.data/.rodata), PerCPUHash, PerCPUArray,
+// LRUPerCPUHash, Queue, Stack, LPMTrie, BloomFilter, HashOfMaps, ArrayOfMaps; readers:
+// RingBuf and PerfBuf. Construction fails with ErrMapType for a map of another type and
+// with ErrLayout, naming the Go type, the map and the first differing field with both
+// offsets, when the Go types are not plain data of the map's sizes and BTF layout.
+//
+// Values that hold a struct bpf_spin_lock (a SpinLock field in Go) can be read and
+// written consistently with the *Locked operations (BPF_F_LOCK); on values without one
+// they return ErrNoLock before any syscall. Lookup, LookupInto and Update do not allocate.
+// Accessors are safe for concurrent use; they never own the map.
 package maps
 
 import "github.com/cilium/ebpf/btf"
