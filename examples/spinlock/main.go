@@ -15,6 +15,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	bpfexamples "github.com/bpfkit/bpfkit/bpf/examples"
@@ -73,7 +74,13 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// An interface takes one XDP program: if another holds it (EBUSY), wait a while for
+	// it to go (tests of other packages may attach to lo at the same time).
 	link, err := prog.AttachXDP(opts.Interface, loader.XDPGeneric)
+	for deadline := time.Now().Add(15 * time.Second); errors.Is(err, syscall.EBUSY) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		link, err = prog.AttachXDP(opts.Interface, loader.XDPGeneric)
+	}
 	if err != nil {
 		return nil, err
 	}
