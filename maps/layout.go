@@ -253,35 +253,37 @@ func compareFields(t reflect.Type, goOff uintptr, path string, members []fieldRe
 	return nil
 }
 
-// lockOffset returns the offset of the one struct bpf_spin_lock in a map value's BTF type
-// (searching nested structs and a global-data section), or -1 when there is none.
-// The kernel accepts at most one lock per value (KERNEL-RULES M5).
+// lockOffset returns the offset of the struct bpf_spin_lock in a map value's BTF type
+// (searching nested structs and a global-data section), or -1 when there is none. A value
+// with more than one lock has no usable lock for the kernel (KERNEL-RULES M5): -1 too.
+// Kernels before 6.10 do not look into nested structs (M4); there a nested lock is
+// reported here and the kernel answers a locked operation with EINVAL.
 func lockOffset(bt btf.Type) int {
-	return findLock(bt, 0, 0)
+	offs := findLocks(bt, 0, 0, nil)
+	if len(offs) != 1 {
+		return -1
+	}
+	return offs[0]
 }
 
-func findLock(bt btf.Type, off uint32, depth int) int {
+func findLocks(bt btf.Type, off uint32, depth int, found []int) []int {
 	if bt == nil || depth > 32 {
-		return -1
+		return found
 	}
 	switch b := btf.UnderlyingType(bt).(type) {
 	case *btf.Struct:
 		if b.Name == "bpf_spin_lock" {
-			return int(off)
+			return append(found, int(off))
 		}
 		for _, m := range b.Members {
-			if r := findLock(m.Type, off+m.Offset.Bytes(), depth+1); r >= 0 {
-				return r
-			}
+			found = findLocks(m.Type, off+m.Offset.Bytes(), depth+1, found)
 		}
 	case *btf.Datasec:
 		for _, v := range b.Vars {
-			if r := findLock(v.Type, off+v.Offset, depth+1); r >= 0 {
-				return r
-			}
+			found = findLocks(v.Type, off+v.Offset, depth+1, found)
 		}
 	case *btf.Var:
-		return findLock(b.Type, off, depth+1)
+		return findLocks(b.Type, off, depth+1, found)
 	}
-	return -1
+	return found
 }

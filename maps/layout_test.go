@@ -238,6 +238,20 @@ func TestLockFoundInNestedStruct(t *testing.T) {
 	}
 }
 
+func TestTwoLocksMeanNone(t *testing.T) {
+	v := cstruct("two", 8, member("a", lck, 0), member("b", lck, 4))
+	type two struct{ A, B maps.SpinLock }
+	h, err := maps.NewHash[uint32, two](&fakeMap{info: hashInfo(u32, v, 4, 8)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.HasLock() {
+		t.Fatal("a value with two locks reported as lockable (the kernel finds no valid lock)")
+	}
+	_, err = h.LookupLocked(0)
+	wantErr(t, err, maps.ErrNoLock)
+}
+
 func TestAccessorMapTypes(t *testing.T) {
 	for _, tt := range []struct {
 		name string
