@@ -2,7 +2,10 @@ package loader_test
 
 import (
 	"bufio"
+	"os/signal"
 	"runtime"
+	"strconv"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -153,7 +156,7 @@ func TestAttachNetwork(t *testing.T) {
 		hit  int
 		fn   func(p *loader.Program) (*loader.Link, error)
 	}{
-		{"on_xdp", hitXDP, func(p *loader.Program) (*loader.Link, error) { return p.AttachXDP("lo", loader.XDPGeneric) }},
+		{"on_xdp", hitXDP, func(p *loader.Program) (*loader.Link, error) { return attachXDPRetrying(t, p, "lo") }},
 		{"on_tc", hitTC, func(p *loader.Program) (*loader.Link, error) { return p.AttachTCX("lo", loader.TCIngress) }},
 		{"on_cgroup_egress", hitCgroup, func(p *loader.Program) (*loader.Link, error) { return p.AttachCgroup(cgroup2Root(t)) }},
 	}
@@ -174,6 +177,21 @@ func TestAttachNetwork(t *testing.T) {
 		if d := after[a.hit] - before[a.hit]; d < packets {
 			t.Errorf("%s counted %d packets, want ≥ %d", a.prog, d, packets)
 		}
+	}
+}
+
+// attachXDPRetrying attaches p to ifname in generic mode, waiting while another
+// program (another test package running at the same time) holds the interface: XDP
+// takes one program per interface, and the kernel says EBUSY.
+func attachXDPRetrying(t *testing.T, p *loader.Program, ifname string) (*loader.Link, error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l, err := p.AttachXDP(ifname, loader.XDPGeneric)
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return l, err
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -333,4 +351,59 @@ func TestAttachPerfEvent(t *testing.T) {
 	if h := hits(t, obj)[hitPerfEvent]; h == 0 {
 		t.Fatalf("perf_event program never ran in 50ms of CPU (%d loops)", x)
 	}
+}
+
+// TestRunRepeatNotInterrupted: a long repeated BPF_PROG_TEST_RUN completes every run
+// although signals keep arriving at every thread of the process (the kernel stops a run
+// with EINTR when its thread has a signal pending; the Go runtime's own preemption
+// signals do the same), and the program's counter shows the exact number of runs.
+func TestRunRepeatNotInterrupted(t *testing.T) {
+	obj := openAttach(t)
+	p, _ := obj.Program("on_xdp")
+
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	stop := make(chan struct{})
+	var sent atomic.Int64
+	go func() { // SIGUSR1 to every thread, every millisecond
+		pid := os.Getpid()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-sigs:
+			default:
+			}
+			tasks, _ := os.ReadDir("/proc/self/task")
+			for _, task := range tasks {
+				if tid, err := strconv.Atoi(task.Name()); err == nil && unix.Tgkill(pid, tid, syscall.SIGUSR1) == nil {
+					sent.Add(1)
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+
+	packet := make([]byte, 64)
+	const repeat, calls = 1_000_000, 5
+	before := hits(t, obj)[hitXDP]
+	for range calls {
+		res, err := p.Test(&loader.TestOptions{Data: packet, Repeat: repeat})
+		if err != nil {
+			close(stop)
+			t.Fatalf("test run of %d repeats with signals arriving: %v", repeat, err)
+		}
+		if res.Retval != 2 { // XDP_PASS
+			t.Errorf("retval %d, want XDP_PASS (2)", res.Retval)
+		}
+	}
+	close(stop)
+	if d := hits(t, obj)[hitXDP] - before; d != repeat*calls {
+		t.Fatalf("program ran %d times, want %d", d, repeat*calls)
+	}
+	if sent.Load() == 0 {
+		t.Fatal("no signal was sent: the test proved nothing")
+	}
+	t.Logf("%d signals sent during %d runs", sent.Load(), repeat*calls)
 }

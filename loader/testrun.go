@@ -52,6 +52,11 @@ const bpfProgTestRun = 10
 // Test runs the loaded program in the kernel without attaching it (BPF_PROG_TEST_RUN),
 // for the program types that support it (XDP, tc, socket filter, flow dissector,
 // raw_tp, syscall, …). It may be called from several goroutines at once.
+//
+// The kernel stops a repeated run with EINTR when a signal is pending, without saying
+// how many runs it did, and the Go runtime signals its threads all the time (SIGURG for
+// preemption). So the run is made on a locked thread with signals blocked: it is never
+// cut short, and a signal sent to the process meanwhile is delivered when it ends.
 func (p *Program) Test(opts *TestOptions) (TestResult, error) {
 	fd, err := p.FD()
 	if err != nil {
@@ -78,7 +83,10 @@ func (p *Program) Test(opts *TestOptions) (TestResult, error) {
 		attr.ctxIn = uint64(uintptr(unsafe.Pointer(&o.Context[0])))
 		attr.ctxSizeIn = uint32(len(o.Context))
 	}
-	_, _, errno := unix.Syscall(unix.SYS_BPF, bpfProgTestRun, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	var errno syscall.Errno
+	withSignalsBlocked(func() {
+		_, _, errno = unix.Syscall(unix.SYS_BPF, bpfProgTestRun, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	})
 	runtime.KeepAlive(o.Data)
 	runtime.KeepAlive(o.Context)
 	runtime.KeepAlive(out)
@@ -90,4 +98,21 @@ func (p *Program) Test(opts *TestOptions) (TestResult, error) {
 		res.DataOut = out[:attr.dataSizeOut]
 	}
 	return res, nil
+}
+
+// withSignalsBlocked runs fn on a locked OS thread whose signals are blocked, so that a
+// signal-interruptible syscall in fn is not interrupted.
+func withSignalsBlocked(fn func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var all, old unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old); err != nil {
+		fn()
+		return
+	}
+	defer func() { _ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil) }()
+	fn()
 }
