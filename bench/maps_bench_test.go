@@ -388,10 +388,10 @@ func BenchmarkBatchLookup100k(b *testing.B) {
 }
 
 // fillRing runs the fill program until the ring holds fillRepeat×perFillRuns events
-// (a signal can interrupt a test run part way: EINTR) and returns how many it holds.
+// and returns how many it holds.
 func fillRing(b *testing.B, e *env, rb *maps.RingBuf[event]) int {
 	b.Helper()
-	if _, err := e.fill.Test(&loader.TestOptions{Data: make([]byte, 64), Repeat: fillRepeat}); err != nil && !errors.Is(err, unix.EINTR) {
+	if _, err := e.fill.Test(&loader.TestOptions{Data: make([]byte, 64), Repeat: fillRepeat}); err != nil {
 		b.Fatal(err)
 	}
 	return rb.Available() / eventSize
