@@ -51,5 +51,11 @@ fuzz:
 	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzInterpret$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
+## bench: every benchmark against its baseline in the same run (numbers: docs/BENCHMARKS.md)
+bench: deps bpf
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m ./bench/
+	$(GO) test -run '^$$' -bench Lifecycle -benchmem -benchtime 20x -count 6 ./loader
+	$(GO) test -run '^$$' -bench Check -benchmem -count 3 ./spinlock
+
 clean-bpf:
 	rm -f $(BPF_OBJS)

@@ -95,3 +95,40 @@ func cSkeletonBinary(b *testing.B) string {
 	}
 	return cSkelBin
 }
+
+// BenchmarkLoadCheckCost measures open → load → close of the examples' objects with the
+// spin-lock check off and on, in one run: the difference is what the check adds to Load.
+func BenchmarkLoadCheckCost(b *testing.B) {
+	testutil.RequirePrivileged(b)
+	objects := []struct{ name, path string }{
+		{"minimal", "minimal.bpf.o"},
+		{"spinlock", "examples/spinlock.bpf.o"},
+		{"preflight_good", "preflight/preflight_good.bpf.o"},
+	}
+	for _, o := range objects {
+		elf, err := os.ReadFile(filepath.Join("..", "bpf", o.path))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, mode := range []struct {
+			name string
+			mode loader.CheckMode
+		}{{"check=off", loader.CheckOff}, {"check=on", loader.CheckError}} {
+			b.Run(o.name+"/"+mode.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					obj, err := loader.OpenBytes(o.path, elf, &loader.Options{SpinLockCheck: mode.mode})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := obj.Load(); err != nil {
+						b.Fatal(err)
+					}
+					if err := obj.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
