@@ -14,6 +14,8 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfkit/bpfkit/maps"
 )
 
 // global is one variable of a global-data section, located through the section's BTF
@@ -101,7 +103,8 @@ func (o *Object) lookupGlobal(name string) (*global, error) {
 // sub-section) to value, like `skel->bss->my_pid = getpid()` in C.
 //
 // value must be fixed-size plain data (int32, uint64, [16]byte, a struct of such fields
-// laid out like the C struct …) whose size equals the variable's size in BTF: SetGlobal("my_pid",
+// …) laid out like the variable's BTF type: the same size, and each field at the offset
+// of its C member (maps.CheckLayout; the error names the first field that differs): SetGlobal("my_pid",
 // int32(os.Getpid())) for an `int my_pid`. Before Load any section can be set; after
 // Load, .bss and .data are written in place through the kernel's memory mapping of the
 // map (the running programs see the new value), and .rodata returns ErrReadOnly.
@@ -113,12 +116,9 @@ func (o *Object) SetGlobal(name string, value any) error {
 	if err != nil {
 		return err
 	}
-	b, err := valueBytes(value)
+	b, err := g.valueBytes(value)
 	if err != nil {
 		return fmt.Errorf("setting global %q of %s: %w", name, o.name, err)
-	}
-	if uint32(len(b)) != g.size {
-		return fmt.Errorf("setting global %q of %s: it is %d bytes (%s) but a %T is %d bytes", name, o.name, g.size, typeName(g.typ), value, len(b))
 	}
 	o.mu.RLock()
 	defer o.mu.RUnlock()
@@ -151,11 +151,8 @@ func (o *Object) Global(name string, ptr any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("reading global %q of %s: need a non-nil pointer, got %T", name, o.name, ptr)
 	}
-	if err := checkPlain(rv.Type().Elem()); err != nil {
+	if err := g.checkType(rv.Type().Elem()); err != nil {
 		return fmt.Errorf("reading global %q of %s: %w", name, o.name, err)
-	}
-	if size := rv.Type().Elem().Size(); uint32(size) != g.size {
-		return fmt.Errorf("reading global %q of %s: it is %d bytes (%s) but %T points to %d bytes", name, o.name, g.size, typeName(g.typ), ptr, size)
 	}
 	o.mu.RLock()
 	defer o.mu.RUnlock()
@@ -219,39 +216,28 @@ func (m *Map) mapped() ([]byte, error) {
 	return m.mmap, m.mmapErr
 }
 
-// checkPlain returns an error unless t is fixed-size plain data whose Go layout is the
-// C layout on this machine: fixed-size integers, floats, bool, arrays and structs of
-// them. int, uint and uintptr are refused: their size depends on the platform.
-func checkPlain(t reflect.Type) error {
-	switch t.Kind() {
-	case reflect.Bool, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-		return nil
-	case reflect.Array:
-		return checkPlain(t.Elem())
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if err := checkPlain(t.Field(i).Type); err != nil {
-				return fmt.Errorf("field %s: %w", t.Field(i).Name, err)
-			}
-		}
-		return nil
-	}
-	return fmt.Errorf("a %s has no fixed size (use sized types such as int32, uint64, [N]byte, or structs of them)", t)
-}
-
-// valueBytes returns a copy of value's memory, which is its C representation.
-func valueBytes(value any) ([]byte, error) {
+// valueBytes checks value against the variable's BTF type (maps.CheckLayout: plain data,
+// same size, same field offsets) and returns a copy of its memory, which is then its C
+// representation.
+func (g *global) valueBytes(value any) ([]byte, error) {
 	if value == nil {
 		return nil, fmt.Errorf("value is nil")
 	}
 	rv := reflect.ValueOf(value)
-	if err := checkPlain(rv.Type()); err != nil {
+	if err := g.checkType(rv.Type()); err != nil {
 		return nil, err
 	}
 	tmp := reflect.New(rv.Type())
 	tmp.Elem().Set(rv)
 	return bytes.Clone(unsafe.Slice((*byte)(tmp.UnsafePointer()), rv.Type().Size())), nil
+}
+
+// checkType checks a Go type against the variable's BTF type.
+func (g *global) checkType(t reflect.Type) error {
+	if err := maps.CheckLayout(t, g.typ); err != nil {
+		return fmt.Errorf("the variable is %d bytes (%s): %w", g.size, typeName(g.typ), err)
+	}
+	return nil
 }
 
 // typeName describes a BTF type for messages, e.g. "int" or "struct config".

@@ -106,8 +106,11 @@ func TestGlobalErrors(t *testing.T) {
 		{"limit", uint64(1), []string{`"limit"`, "4 bytes", "uint64 is 8 bytes"}},
 		{"counter", int32(1), []string{`"counter"`, "8 bytes", "int32 is 4 bytes"}},
 		{"cfg", uint32(1), []string{`"cfg"`, "24 bytes", "struct config"}},
-		{"level", 5, []string{"int has no fixed size"}},
-		{"level", "x", []string{"string has no fixed size"}},
+		{"level", 5, []string{`"level"`, "4 bytes", "int is 8 bytes"}},
+		{"level", "x", []string{`"level"`, "string", "only fixed-size plain data"}},
+		{"level", &struct{ X int32 }{}, []string{"ptr", "only fixed-size plain data"}},
+		// The right size, the wrong layout: struct config has a __u32 at 0, a __u16 at 4.
+		{"cfg", struct{ A, B, D uint64 }{}, []string{`"cfg"`, "field A", "Go offset 0", "BTF offset 0"}},
 		{"level", nil, []string{"nil"}},
 		{"no_such_var", int32(1), []string{`no global variable "no_such_var"`, "counter", "limit", "custom"}},
 	}
@@ -122,7 +125,7 @@ func TestGlobalErrors(t *testing.T) {
 		}
 	}
 	var small uint16
-	if err := obj.Global("limit", &small); err == nil || !strings.Contains(err.Error(), "4 bytes") {
+	if err := obj.Global("limit", &small); err == nil || !strings.Contains(err.Error(), "uint16 is 2 bytes") {
 		t.Errorf("Global(limit, *uint16) = %v, want a size error", err)
 	}
 	if err := obj.Global("limit", uint32(0)); err == nil || !strings.Contains(err.Error(), "pointer") {

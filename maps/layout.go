@@ -63,6 +63,28 @@ func checkType(t reflect.Type, what string, size uint32, bt btf.Type, mapName st
 	return nil
 }
 
+// CheckLayout checks that values of Go type t can stand for values of BTF type bt: t is
+// fixed-size plain data, of bt's size, and its fields lie where bt's members do, field by
+// field (names may differ; see the accessors' construction check, which is this one).
+// The error wraps ErrLayout and names the first field that differs with both offsets.
+// Package loader uses it for global variables.
+func CheckLayout(t reflect.Type, bt btf.Type) error {
+	if err := checkPlain(t, ""); err != nil {
+		return fmt.Errorf("%w: Go type %s: %v", ErrLayout, t, err)
+	}
+	size, err := btf.Sizeof(bt)
+	if err != nil {
+		return fmt.Errorf("%w: BTF type %s has no size: %v", ErrLayout, bt, err)
+	}
+	if t.Size() != uintptr(size) {
+		return fmt.Errorf("%w: Go type %s is %d bytes, the BTF type is %d bytes", ErrLayout, t, t.Size(), size)
+	}
+	if m := compareLayout(t, 0, "", bt, 0); m != nil {
+		return fmt.Errorf("%w: Go type %s does not match the BTF type: %s", ErrLayout, t, m)
+	}
+	return nil
+}
+
 // datasecSlack reports whether Go type t is a global-data section of size bytes plus Go's
 // own trailing padding: a section holding a u64 and a u32 is 12 bytes, which no Go struct
 // with a uint64 field can be. The kernel copies size bytes; the rest stays untouched.
