@@ -126,21 +126,13 @@ func (m *Map) SetMaxEntries(n uint32) error {
 	if err := m.usable(); err != nil {
 		return err
 	}
-	m.obj.mu.Lock()
-	defer m.obj.mu.Unlock()
-	if err := m.usable(); err != nil {
-		return err
-	}
-	if m.obj.loaded {
-		return fmt.Errorf("setting max entries of map %q of %s: %w", m.name, m.obj.name, ErrAlreadyLoaded)
-	}
-	if n == 0 {
-		return fmt.Errorf("setting max entries of map %q of %s: must be > 0", m.name, m.obj.name)
-	}
-	if err := m.bm.SetMaxEntries(n); err != nil {
-		return fmt.Errorf("setting max entries of map %q of %s: %w", m.name, m.obj.name, err)
-	}
-	return nil
+	op := fmt.Sprintf("setting max entries of map %q of %s", m.name, m.obj.name)
+	return m.obj.beforeLoad(op, func() error {
+		if n == 0 {
+			return fmt.Errorf("must be > 0")
+		}
+		return m.bm.SetMaxEntries(n)
+	})
 }
 
 // FD returns the map's file descriptor, owned by the Object: ErrNotLoaded before Load,
@@ -201,30 +193,12 @@ func typeByID(spec *btf.Spec, id uint32) btf.Type {
 
 // Pin pins the map on bpffs at path (bpf_map__pin); the pin outlives the Object.
 func (m *Map) Pin(path string) error {
-	if _, err := m.FD(); err != nil {
-		return err
-	}
-	var err error
-	if e := m.withC(func() { err = m.bm.Pin(path) }); e != nil {
-		return e
-	}
-	if err != nil {
-		return fmt.Errorf("pinning map %q of %s: %w", m.name, m.obj.name, err)
-	}
-	return nil
+	op := fmt.Sprintf("pinning map %q of %s", m.name, m.obj.name)
+	return m.obj.afterLoad(op, m.FD, func() error { return m.bm.Pin(path) })
 }
 
 // Unpin removes the map's pin at path (bpf_map__unpin).
 func (m *Map) Unpin(path string) error {
-	if _, err := m.FD(); err != nil {
-		return err
-	}
-	var err error
-	if e := m.withC(func() { err = m.bm.Unpin(path) }); e != nil {
-		return e
-	}
-	if err != nil {
-		return fmt.Errorf("unpinning map %q of %s: %w", m.name, m.obj.name, err)
-	}
-	return nil
+	op := fmt.Sprintf("unpinning map %q of %s", m.name, m.obj.name)
+	return m.obj.afterLoad(op, m.FD, func() error { return m.bm.Unpin(path) })
 }

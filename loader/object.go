@@ -226,6 +226,43 @@ func (o *Object) Map(name string) (*Map, error) {
 	return nil, notFound(o.name, "map", name, names)
 }
 
+// beforeLoad runs fn, a setter that only works before Load, under the object's write
+// lock; op names what is set, for errors.
+func (o *Object) beforeLoad(op string, fn func() error) error {
+	if err := o.usable(); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err := o.usable(); err != nil {
+		return err
+	}
+	if o.loaded {
+		return fmt.Errorf("%s: %w", op, ErrAlreadyLoaded)
+	}
+	if err := fn(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// afterLoad runs fn, a libbpf call on a handle that must be loaded (fd reports whether
+// it is), under the object's read lock; op names the operation, for errors.
+func (o *Object) afterLoad(op string, fd func() (int, error), fn func() error) error {
+	if _, err := fd(); err != nil {
+		return err
+	}
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	if err := o.usable(); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
 // usable returns ErrClosed (with the object's name) once the object is closed.
 func (o *Object) usable() error {
 	if o == nil {

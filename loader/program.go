@@ -105,18 +105,8 @@ func (p *Program) SetAutoload(on bool) error {
 	if err := p.usable(); err != nil {
 		return err
 	}
-	p.obj.mu.Lock()
-	defer p.obj.mu.Unlock()
-	if p.obj.closed.Load() {
-		return fmt.Errorf("program %q of %s: %w", p.name, p.obj.name, ErrClosed)
-	}
-	if p.obj.loaded {
-		return fmt.Errorf("setting autoload of program %q of %s: %w", p.name, p.obj.name, ErrAlreadyLoaded)
-	}
-	if err := p.bp.SetAutoload(on); err != nil {
-		return fmt.Errorf("setting autoload of program %q of %s: %w", p.name, p.obj.name, err)
-	}
-	return nil
+	op := fmt.Sprintf("setting autoload of program %q of %s", p.name, p.obj.name)
+	return p.obj.beforeLoad(op, func() error { return p.bp.SetAutoload(on) })
 }
 
 // FD returns the program's file descriptor, owned by the Object. It returns
@@ -134,32 +124,12 @@ func (p *Program) FD() (int, error) {
 // Pin pins the program on bpffs at path (bpf_program__pin); the pin outlives the
 // Object until Unpin or its removal.
 func (p *Program) Pin(path string) error {
-	if _, err := p.FD(); err != nil {
-		return err
-	}
-	p.obj.mu.RLock()
-	defer p.obj.mu.RUnlock()
-	if err := p.obj.usable(); err != nil {
-		return err
-	}
-	if err := p.bp.Pin(path); err != nil {
-		return fmt.Errorf("pinning program %q of %s: %w", p.name, p.obj.name, err)
-	}
-	return nil
+	op := fmt.Sprintf("pinning program %q of %s", p.name, p.obj.name)
+	return p.obj.afterLoad(op, p.FD, func() error { return p.bp.Pin(path) })
 }
 
 // Unpin removes the program's pin at path (bpf_program__unpin).
 func (p *Program) Unpin(path string) error {
-	if _, err := p.FD(); err != nil {
-		return err
-	}
-	p.obj.mu.RLock()
-	defer p.obj.mu.RUnlock()
-	if err := p.obj.usable(); err != nil {
-		return err
-	}
-	if err := p.bp.Unpin(path); err != nil {
-		return fmt.Errorf("unpinning program %q of %s: %w", p.name, p.obj.name, err)
-	}
-	return nil
+	op := fmt.Sprintf("unpinning program %q of %s", p.name, p.obj.name)
+	return p.obj.afterLoad(op, p.FD, func() error { return p.bp.Unpin(path) })
 }

@@ -1,5 +1,7 @@
 package loader
 
+import "strconv"
+
 // Code below mirrors enum bpf_prog_type and enum bpf_attach_type of
 // include/uapi/linux/bpf.h (Linux 6.18); the values are the kernel's.
 
@@ -81,12 +83,7 @@ var programTypeNames = [...]string{
 }
 
 // String returns the kernel's name for the type in lower case, e.g. "tracepoint".
-func (t ProgramType) String() string {
-	if int(t) < len(programTypeNames) {
-		return programTypeNames[t]
-	}
-	return "prog_type(" + itoa(uint32(t)) + ")"
-}
+func (t ProgramType) String() string { return enumName(programTypeNames[:], uint32(t), "prog_type") }
 
 // AttachType is a kernel attach type (enum bpf_attach_type): the expected attach type
 // libbpf derived from the section name. Many program types have none (0).
@@ -214,22 +211,12 @@ var attachTypeNames = [...]string{
 }
 
 // String returns the kernel's name for the attach type in lower case, e.g. "trace_fentry".
-func (t AttachType) String() string {
-	if int(t) < len(attachTypeNames) {
-		return attachTypeNames[t]
-	}
-	return "attach_type(" + itoa(uint32(t)) + ")"
-}
+func (t AttachType) String() string { return enumName(attachTypeNames[:], uint32(t), "attach_type") }
 
-func itoa(v uint32) string {
-	var b [10]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			return string(b[i:])
-		}
+// enumName returns names[v], or kind(v) for a value newer than the table.
+func enumName(names []string, v uint32, kind string) string {
+	if int(v) < len(names) {
+		return names[v]
 	}
+	return kind + "(" + strconv.FormatUint(uint64(v), 10) + ")"
 }
