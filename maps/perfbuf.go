@@ -53,11 +53,9 @@ type PerfBuf[E any] struct {
 	mu      sync.Mutex
 	closed  atomic.Bool
 	rings   []*perfRing
-	next    int // ring to read first, for fairness
-	epfd    int
-	wakefd  int
+	next    int     // ring to read first, for fairness
+	poll    *poller // the perf events; Close and context cancellation wake it
 	evsize  int
-	events  []unix.EpollEvent
 	scratch []byte
 	lost    atomic.Uint64
 }
@@ -89,19 +87,13 @@ func NewPerfBuf[E any](m Map, pagesPerCPU int) (*PerfBuf[E], error) {
 		return nil, fmt.Errorf("maps.NewPerfBuf on map %q: %w", h.info.Name, err)
 	}
 	ncpu = min(ncpu, int(h.info.MaxEntries))
-	p := &PerfBuf[E]{handle: h, epfd: -1, wakefd: -1, evsize: int(et.Size())}
+	p := &PerfBuf[E]{handle: h, evsize: int(et.Size())}
 	fail := func(what string, err error) (*PerfBuf[E], error) {
 		p.release()
 		return nil, fmt.Errorf("maps.NewPerfBuf on map %q: %s: %w", h.info.Name, what, err)
 	}
-	if p.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-		return fail("epoll_create1", err)
-	}
-	if p.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
-		return fail("eventfd", err)
-	}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, p.wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: -1}); err != nil {
-		return fail("epoll_ctl(eventfd)", err)
+	if p.poll, err = newPoller(); err != nil {
+		return fail("waiting set", err)
 	}
 	page := unix.Getpagesize()
 	for cpu := range ncpu {
@@ -138,11 +130,10 @@ func NewPerfBuf[E any](m Map, pagesPerCPU int) (*PerfBuf[E], error) {
 		if e := elemOp(unix.BPF_MAP_UPDATE_ELEM, mapFD, unsafe.Pointer(&key), unsafe.Pointer(&val), 0); e != 0 {
 			return fail(fmt.Sprintf("storing the perf event of CPU %d", cpu), e)
 		}
-		if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, pfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(len(p.rings) - 1)}); err != nil {
-			return fail("epoll_ctl(perf event)", err)
+		if err := p.poll.add(pfd); err != nil {
+			return fail(fmt.Sprintf("watching the perf event of CPU %d", cpu), err)
 		}
 	}
-	p.events = make([]unix.EpollEvent, len(p.rings)+1)
 	return p, nil
 }
 
@@ -235,27 +226,10 @@ func (p *PerfBuf[E]) consume(r *perfRing, sample *PerfSample[E]) (bool, error) {
 }
 
 func (p *PerfBuf[E]) wait(ctx context.Context) error {
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, p.wake)
-		defer stop()
+	if err := p.poll.wait(ctx); err != nil {
+		return fmt.Errorf("perf buffer %q: %w", p.info.Name, err)
 	}
-	for {
-		_, err := unix.EpollWait(p.epfd, p.events, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("perf buffer %q: epoll_wait: %w", p.info.Name, err)
-		}
-		var buf [8]byte
-		unix.Read(p.wakefd, buf[:])
-		return nil
-	}
-}
-
-func (p *PerfBuf[E]) wake() {
-	one := [8]byte{1}
-	unix.Write(p.wakefd, one[:])
+	return nil
 }
 
 // Close stops a blocked Read (which returns ErrClosed), removes the perf events from the
@@ -264,7 +238,7 @@ func (p *PerfBuf[E]) Close() error {
 	if p == nil || p.closed.Swap(true) {
 		return nil
 	}
-	p.wake()
+	p.poll.wake()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if fd, err := p.m.FD(); err == nil {
@@ -285,12 +259,5 @@ func (p *PerfBuf[E]) release() {
 		unix.Close(r.fd)
 	}
 	p.rings = nil
-	if p.epfd >= 0 {
-		unix.Close(p.epfd)
-		p.epfd = -1
-	}
-	if p.wakefd >= 0 {
-		unix.Close(p.wakefd)
-		p.wakefd = -1
-	}
+	p.poll.close()
 }

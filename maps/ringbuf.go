@@ -34,11 +34,9 @@ type RingBuf[E any] struct {
 	// pos is the reader's consumer position; published is what the kernel was last told
 	// (the consumer page). Both are guarded by mu. See consume.
 	pos, published uint64
-	batchBytes     uint64 // publish at least every batchBytes consumed
-	epfd           int
-	wakefd         int // eventfd: Close and context cancellation
+	batchBytes     uint64  // publish at least every batchBytes consumed
+	poll           *poller // the map's fd; Close and context cancellation wake it
 	evsize         int
-	events         [2]unix.EpollEvent
 }
 
 // NewRingBuf maps the ring buffer and checks E (plain data). Close it when done: it owns
@@ -58,7 +56,7 @@ func NewRingBuf[E any](m Map) (*RingBuf[E], error) {
 	}
 	size := int(h.info.MaxEntries)
 	page := unix.Getpagesize()
-	r := &RingBuf[E]{handle: h, epfd: -1, wakefd: -1, evsize: int(et.Size()), mask: uint64(size - 1),
+	r := &RingBuf[E]{handle: h, evsize: int(et.Size()), mask: uint64(size - 1),
 		batchBytes: uint64(min(size/8, 64<<10))}
 	fail := func(what string, err error) (*RingBuf[E], error) {
 		r.release()
@@ -71,17 +69,11 @@ func NewRingBuf[E any](m Map) (*RingBuf[E], error) {
 		return fail("mapping the producer page and data", err)
 	}
 	r.data = r.prod[page:]
-	if r.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-		return fail("epoll_create1", err)
+	if r.poll, err = newPoller(); err != nil {
+		return fail("waiting set", err)
 	}
-	if r.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
-		return fail("eventfd", err)
-	}
-	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
-		return fail("epoll_ctl(map)", err)
-	}
-	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, r.wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(r.wakefd)}); err != nil {
-		return fail("epoll_ctl(eventfd)", err)
+	if err := r.poll.add(fd); err != nil {
+		return fail("watching the map", err)
 	}
 	return r, nil
 }
@@ -200,29 +192,12 @@ func (r *RingBuf[E]) consume(events []E) (int, error) {
 	return n, err
 }
 
-// wait sleeps in epoll until the ring has data, ctx is done or Close is called.
+// wait sleeps until the ring has data, ctx is done or Close is called.
 func (r *RingBuf[E]) wait(ctx context.Context) error {
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, r.wake)
-		defer stop()
+	if err := r.poll.wait(ctx); err != nil {
+		return fmt.Errorf("ring buffer %q: %w", r.info.Name, err)
 	}
-	for {
-		_, err := unix.EpollWait(r.epfd, r.events[:], -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("ring buffer %q: epoll_wait: %w", r.info.Name, err)
-		}
-		var buf [8]byte
-		unix.Read(r.wakefd, buf[:]) // drain; EAGAIN when the map woke us
-		return nil
-	}
-}
-
-func (r *RingBuf[E]) wake() {
-	one := [8]byte{1}
-	unix.Write(r.wakefd, one[:])
+	return nil
 }
 
 // Close stops a blocked Read (which returns ErrClosed) and releases the mappings and
@@ -231,7 +206,7 @@ func (r *RingBuf[E]) Close() error {
 	if r == nil || r.closed.Swap(true) {
 		return nil
 	}
-	r.wake()
+	r.poll.wake()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.release()
@@ -247,12 +222,5 @@ func (r *RingBuf[E]) release() {
 		unix.Munmap(r.cons)
 		r.cons = nil
 	}
-	if r.epfd >= 0 {
-		unix.Close(r.epfd)
-		r.epfd = -1
-	}
-	if r.wakefd >= 0 {
-		unix.Close(r.wakefd)
-		r.wakefd = -1
-	}
+	r.poll.close()
 }
