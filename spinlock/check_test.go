@@ -15,7 +15,7 @@ func readCorpusObject(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(corpusDir, name))
 	if err != nil {
-		t.Skipf("corpus object %s: %v", name, err)
+		t.Fatalf("corpus object %s (committed; run `make bpf`): %v", name, err)
 	}
 	return b
 }
