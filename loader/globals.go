@@ -120,20 +120,17 @@ func (o *Object) SetGlobal(name string, value any) error {
 	if err != nil {
 		return fmt.Errorf("setting global %q of %s: %w", name, o.name, err)
 	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	if err := o.usable(); err != nil {
-		return err
-	}
-	if o.loaded && strings.HasPrefix(g.section, ".rodata") {
-		return fmt.Errorf("setting global %q of %s: %s is frozen by the kernel once loaded: %w", name, o.name, g.section, ErrReadOnly)
-	}
-	mem, err := g.memory()
-	if err != nil {
-		return fmt.Errorf("setting global %q of %s: %w", name, o.name, err)
-	}
-	copy(mem, b)
-	return nil
+	return o.whileOpen(func() error {
+		if o.loaded && strings.HasPrefix(g.section, ".rodata") {
+			return fmt.Errorf("setting global %q of %s: %s is frozen by the kernel once loaded: %w", name, o.name, g.section, ErrReadOnly)
+		}
+		mem, err := g.memory()
+		if err != nil {
+			return fmt.Errorf("setting global %q of %s: %w", name, o.name, err)
+		}
+		copy(mem, b)
+		return nil
+	})
 }
 
 // Global reads the global variable name into ptr, a pointer to a fixed-size value of
@@ -154,22 +151,19 @@ func (o *Object) Global(name string, ptr any) error {
 	if err := g.checkType(rv.Type().Elem()); err != nil {
 		return fmt.Errorf("reading global %q of %s: %w", name, o.name, err)
 	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	if err := o.usable(); err != nil {
-		return err
-	}
-	mem, err := g.memory()
-	if err != nil {
-		return fmt.Errorf("reading global %q of %s: %w", name, o.name, err)
-	}
-	copy(unsafe.Slice((*byte)(rv.UnsafePointer()), g.size), mem)
-	return nil
+	return o.whileOpen(func() error {
+		mem, err := g.memory()
+		if err != nil {
+			return fmt.Errorf("reading global %q of %s: %w", name, o.name, err)
+		}
+		copy(unsafe.Slice((*byte)(rv.UnsafePointer()), g.size), mem)
+		return nil
+	})
 }
 
 // memory returns the variable's bytes: before load libbpf's copy of the initial value
 // (bpf_map__initial_value), after load the map's memory in the kernel, mapped with
-// mmap(2) on first use. The caller holds the object's read lock.
+// mmap(2) on first use. The caller runs it under Object.whileOpen.
 func (g *global) memory() ([]byte, error) {
 	var mem []byte
 	if g.m.obj.loaded {

@@ -69,19 +69,12 @@ func (m *Map) usable() error {
 	return nil
 }
 
-// withC runs fn under the object's read lock once the object is known to be open, so
-// that fn's libbpf calls never see freed memory.
+// withC runs fn, which reads the map through libbpf, while the object is open.
 func (m *Map) withC(fn func()) error {
 	if err := m.usable(); err != nil {
 		return err
 	}
-	m.obj.mu.RLock()
-	defer m.obj.mu.RUnlock()
-	if err := m.usable(); err != nil {
-		return err
-	}
-	fn()
-	return nil
+	return m.obj.whileOpen(func() error { fn(); return nil })
 }
 
 // Type returns the map's kernel type; maps.TypeUnspec once the object is closed.

@@ -247,9 +247,24 @@ func (o *Object) beforeLoad(op string, fn func() error) error {
 }
 
 // afterLoad runs fn, a libbpf call on a handle that must be loaded (fd reports whether
-// it is), under the object's read lock; op names the operation, for errors.
+// it is), while the object is open; op names the operation, for errors.
 func (o *Object) afterLoad(op string, fd func() (int, error), fn func() error) error {
 	if _, err := fd(); err != nil {
+		return err
+	}
+	return o.whileOpen(func() error {
+		if err := fn(); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		return nil
+	})
+}
+
+// whileOpen runs fn under the object's read lock once the object is known to be open,
+// so that fn's libbpf calls and memory accesses never see what Close freed. It returns
+// ErrClosed instead of calling fn on a closed object.
+func (o *Object) whileOpen(fn func() error) error {
+	if err := o.usable(); err != nil {
 		return err
 	}
 	o.mu.RLock()
@@ -257,10 +272,7 @@ func (o *Object) afterLoad(op string, fd func() (int, error), fn func() error) e
 	if err := o.usable(); err != nil {
 		return err
 	}
-	if err := fn(); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return nil
+	return fn()
 }
 
 // usable returns ErrClosed (with the object's name) once the object is closed.

@@ -91,12 +91,9 @@ func (p *Program) Autoload() bool {
 	if p.usable() != nil {
 		return false
 	}
-	p.obj.mu.RLock()
-	defer p.obj.mu.RUnlock()
-	if p.obj.closed.Load() {
-		return false
-	}
-	return p.bp.Autoload()
+	on := false
+	_ = p.obj.whileOpen(func() error { on = p.bp.Autoload(); return nil })
+	return on
 }
 
 // SetAutoload chooses whether Load loads the program (bpf_program__set_autoload).
