@@ -42,15 +42,18 @@ type TracePipeOptions struct {
 }
 
 // TracePipe reads the kernel's trace pipe. Close it to release the file (and the
-// instance it created).
+// instance it created). Read it from one goroutine at a time.
 type TracePipe struct {
-	fd       int
-	dir      string // the instance directory, if any
-	created  bool   // the instance was made by OpenTracePipe
-	pending  []byte // the start of a line not yet complete
-	closed   bool
-	pollWait time.Duration
+	fd      int
+	dir     string // the instance directory, if any
+	created bool   // the instance was made by OpenTracePipe
+	pending []byte // the start of a line not yet complete
+	closed  bool
+	buf     [4096]byte // what one read(2) fills
 }
+
+// pollInterval bounds how long Read waits in poll(2) before it looks at its context.
+const pollInterval = 100 * time.Millisecond
 
 // tracefs mount points, in the order the kernel documents them.
 var tracefsRoots = []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}
@@ -84,7 +87,7 @@ func OpenTracePipe(opts *TracePipeOptions) (*TracePipe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the trace pipe: %w", err)
 	}
-	t := &TracePipe{fd: -1, dir: root, pollWait: 100 * time.Millisecond}
+	t := &TracePipe{fd: -1, dir: root}
 	if o.Instance != "" {
 		if strings.ContainsAny(o.Instance, "/.") {
 			return nil, fmt.Errorf("opening the trace pipe: instance name %q must not contain '/' or '.'", o.Instance)
@@ -121,7 +124,6 @@ func (t *TracePipe) Read(ctx context.Context) (TraceRecord, error) {
 	if t == nil || t.closed {
 		return TraceRecord{}, fmt.Errorf("reading the trace pipe: %w", ErrClosed)
 	}
-	buf := make([]byte, 4096)
 	for {
 		if i := bytes.IndexByte(t.pending, '\n'); i >= 0 {
 			line := string(t.pending[:i])
@@ -135,17 +137,17 @@ func (t *TracePipe) Read(ctx context.Context) (TraceRecord, error) {
 			return TraceRecord{}, err
 		}
 		fds := []unix.PollFd{{Fd: int32(t.fd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, int(t.pollWait/time.Millisecond)); err != nil && !errors.Is(err, unix.EINTR) {
+		if _, err := unix.Poll(fds, int(pollInterval/time.Millisecond)); err != nil && !errors.Is(err, unix.EINTR) {
 			return TraceRecord{}, fmt.Errorf("reading the trace pipe: %w", err)
 		}
-		n, err := unix.Read(t.fd, buf)
+		n, err := unix.Read(t.fd, t.buf[:])
 		switch {
 		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
 			continue
 		case err != nil:
 			return TraceRecord{}, fmt.Errorf("reading the trace pipe: %w", err)
 		}
-		t.pending = append(t.pending, buf[:n]...)
+		t.pending = append(t.pending, t.buf[:n]...)
 	}
 }
 
