@@ -56,7 +56,14 @@ func Check(elf []byte, opts *Options) (*Report, error) {
 	if name == "" {
 		name = "object"
 	}
-	if nothingToCheck(elf) {
+	f, err := openELF(elf)
+	if err == nil {
+		err = boundSections(f)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w: %w", name, ErrUnreadable, err)
+	}
+	if nothingToCheck(f) {
 		return &Report{Object: o.Name, Kernel: o.Kernel, Findings: []Finding{}}, nil
 	}
 	spec, renames, err := parseObject(elf)
@@ -82,11 +89,8 @@ func CheckReader(r io.ReaderAt, opts *Options) (*Report, error) {
 
 // parseObject reads the object with cilium/ebpf, after making named .bss sub-sections
 // readable (see renameBSSSubsections). A panic in the parser is turned into an error:
-// the bytes are untrusted.
+// the bytes are untrusted. Check has already bounded the object's sections.
 func parseObject(data []byte) (spec *ebpf.CollectionSpec, renames map[string]string, err error) {
-	if err := boundSections(data); err != nil {
-		return nil, nil, err
-	}
 	data, renames = renameBSSSubsections(data)
 	defer func() {
 		if r := recover(); r != nil {
@@ -100,16 +104,15 @@ func parseObject(data []byte) (spec *ebpf.CollectionSpec, renames map[string]str
 	return spec, renames, nil
 }
 
+// openELF reads the ELF headers of an object (the package's parameters are named elf).
+func openELF(data []byte) (*elf.File, error) { return elf.NewFile(bytes.NewReader(data)) }
+
 // maxNoBits bounds the zero-filled sections (.bss) the parser allocates.
 const maxNoBits = 64 << 20
 
 // boundSections refuses objects whose .bss-like sections claim more memory than any
 // real BPF object needs: the parser would allocate it.
-func boundSections(data []byte) error {
-	f, err := elf.NewFile(bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
+func boundSections(f *elf.File) error {
 	var total uint64
 	for _, s := range f.Sections {
 		if s.Type == elf.SHT_NOBITS {
@@ -132,12 +135,9 @@ const (
 // bytes shows far faster than parsing it: its BTF names none of the kernel's special
 // types (kindNames: the kernel itself finds locks, timers … by these names), and none
 // of its code calls bpf_spin_lock or bpf_spin_unlock (every instruction rule, and M1 for
-// a map without BTF, starts at such a call). Unreadable input is left to the parser.
-func nothingToCheck(data []byte) bool {
-	f, err := elf.NewFile(bytes.NewReader(data))
-	if err != nil {
-		return false
-	}
+// a map without BTF, starts at such a call). A section it cannot read sends the object
+// to the parser.
+func nothingToCheck(f *elf.File) bool {
 	for _, s := range f.Sections {
 		switch {
 		case s.Name == ".BTF":

@@ -1,7 +1,9 @@
 package spinlock
 
 import (
+	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +16,7 @@ func TestNothingToCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !nothingToCheck(minimal) {
+	if !nothingToCheck(mustOpenELF(t, minimal)) {
 		t.Error("minimal.bpf.o has no lock, timer or lock call, yet the scan asks for analysis")
 	}
 	objs, _ := filepath.Glob(filepath.Join(corpusDir, "*.bpf.o"))
@@ -26,13 +28,22 @@ func TestNothingToCheck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if nothingToCheck(b) {
+		if nothingToCheck(mustOpenELF(t, b)) {
 			t.Errorf("%s: the scan would skip the analysis of a corpus object", filepath.Base(path))
 		}
 	}
-	if nothingToCheck([]byte("not an ELF")) {
-		t.Error("unreadable input must go to the parser, which reports it")
+	if _, err := Check([]byte("not an ELF"), nil); !errors.Is(err, ErrUnreadable) {
+		t.Errorf("unreadable input: %v, want ErrUnreadable, not an empty report", err)
 	}
+}
+
+func mustOpenELF(t *testing.T, b []byte) *elf.File {
+	t.Helper()
+	f, err := openELF(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 func TestCallsSpinLockHelper(t *testing.T) {
