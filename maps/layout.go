@@ -197,10 +197,8 @@ func compareLayout(t reflect.Type, goOff uintptr, path string, bt btf.Type, btfO
 		}
 		members := make([]fieldRef, 0, len(b.Members))
 		for _, m := range b.Members {
-			if m.BitfieldSize != 0 {
-				return mis(fmt.Sprintf("C bitfield %q: use a Go byte array of the struct's size", m.Name))
-			}
-			members = append(members, fieldRef{name: m.Name, typ: m.Type, off: uintptr(m.Offset.Bytes())})
+			members = append(members, fieldRef{name: m.Name, typ: m.Type, off: uintptr(m.Offset.Bytes()),
+				bitOff: uint32(m.Offset), bitLen: uint32(m.BitfieldSize)})
 		}
 		return compareFields(t, goOff, path, members, btfOff, mis)
 	case *btf.Datasec:
@@ -228,20 +226,35 @@ func compareLayout(t reflect.Type, goOff uintptr, path string, bt btf.Type, btfO
 }
 
 type fieldRef struct {
-	name string
-	typ  btf.Type
-	off  uintptr
+	name           string
+	typ            btf.Type
+	off            uintptr
+	bitOff, bitLen uint32 // bitLen > 0 for a bitfield
+}
+
+// isStorage reports whether a Go type can hold the bits of C bitfields: an unsigned
+// integer or a byte array.
+func isStorage(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	case reflect.Array:
+		return t.Elem().Kind() == reflect.Uint8
+	}
+	return false
 }
 
 // compareFields matches the fields of Go struct t, in order, with the C members. A Go
 // blank field ("_") stands for a C member at the same offset and of the same size (an
-// explicit pad), or else for padding the C side leaves implicit.
+// explicit pad), or else for padding the C side leaves implicit. A run of C bitfields is
+// held by one Go unsigned integer or byte array whose bytes cover their bits. Zero-sized
+// C members at the end (flexible arrays) may be left out.
 func compareFields(t reflect.Type, goOff uintptr, path string, members []fieldRef, btfOff uintptr, mis func(string) *mismatch) *mismatch {
 	next, named := 0, 0
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if f.Name == "_" {
-			if next < len(members) && members[next].off == f.Offset {
+			if next < len(members) && members[next].off == f.Offset && members[next].bitLen == 0 {
 				if n, err := btf.Sizeof(members[next].typ); err == nil && uintptr(n) == f.Type.Size() {
 					next++
 				}
@@ -256,6 +269,23 @@ func compareFields(t reflect.Type, goOff uintptr, path string, members []fieldRe
 				why: fmt.Sprintf("Go has more fields than the C type's %d members", len(members))}
 		}
 		m := members[next]
+		if m.bitLen > 0 {
+			lo, hi := uint32(f.Offset)*8, uint32(f.Offset+f.Type.Size())*8
+			r := &mismatch{path: fpath, goOff: goOff + f.Offset, btfOff: btfOff + uintptr(m.bitOff/8),
+				goDesc: fmt.Sprintf("%s of %d bytes", f.Type, f.Type.Size()), btfDesc: fmt.Sprintf("bitfield %s of %d bits at bit %d", m.name, m.bitLen, m.bitOff)}
+			if !isStorage(f.Type) {
+				r.why = "C bitfields need a Go unsigned integer or byte array to hold them"
+				return r
+			}
+			if m.bitOff < lo || m.bitOff+m.bitLen > hi {
+				r.why = "the Go field does not cover the bitfield's bits"
+				return r
+			}
+			for next < len(members) && members[next].bitLen > 0 && members[next].bitOff >= lo && members[next].bitOff+members[next].bitLen <= hi {
+				next++
+			}
+			continue
+		}
 		next++
 		if m.name != "" && !strings.EqualFold(m.name, f.Name) {
 			fpath += " (C " + m.name + ")"
@@ -263,6 +293,12 @@ func compareFields(t reflect.Type, goOff uintptr, path string, members []fieldRe
 		if r := compareLayout(f.Type, goOff+f.Offset, fpath, m.typ, btfOff+m.off); r != nil {
 			return r
 		}
+	}
+	for next < len(members) && members[next].bitLen == 0 {
+		if n, err := btf.Sizeof(members[next].typ); err != nil || n != 0 {
+			break
+		}
+		next++ // a flexible array member
 	}
 	if next < len(members) {
 		m := members[next]

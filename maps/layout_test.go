@@ -89,6 +89,28 @@ type lockAsInt struct {
 }
 type bytes16 [16]byte
 
+// Go types for bitfield runs: one storage field per run of C bitfields.
+type bitsIn8 struct {
+	F uint8
+	_ [7]byte
+	Y uint64
+}
+type bitsSigned struct {
+	F int64
+	Y uint64
+}
+type bitsTwoRuns struct {
+	F  uint8
+	_  [3]byte
+	GH [2]byte
+	_  [2]byte
+	Y  uint64
+}
+type flexHead struct {
+	N uint32
+	_ [4]byte
+}
+
 func TestLayoutCheck(t *testing.T) {
 	cPair := cstruct("pair", 16, member("a", u64, 0), member("b", u32, 8), member("c", u32, 12))
 	cSpread := cstruct("spread", 16, member("a", u32, 0), member("b", u32, 4), member("c", u64, 8))
@@ -98,6 +120,11 @@ func TestLayoutCheck(t *testing.T) {
 	cLocked := cstruct("locked", 16, member("lock", lck, 0), member("x", u32, 4), member("y", u64, 8))
 	cUnion := &btf.Union{Name: "u", Size: 16, Members: []btf.Member{member("a", u64, 0), member("b", cPair, 0)}}
 	cBits := cstruct("bits", 16, btf.Member{Name: "f", Type: u32, Offset: 0, BitfieldSize: 3}, member("y", u64, 8))
+	// f:3 at bit 0; g:5 at bit 32, h:9 at bit 37 (bytes 4 and 5); y at byte 8
+	cBits2 := cstruct("bits2", 16, btf.Member{Name: "f", Type: u32, Offset: 0, BitfieldSize: 3},
+		btf.Member{Name: "g", Type: u32, Offset: 32, BitfieldSize: 5}, btf.Member{Name: "h", Type: u32, Offset: 37, BitfieldSize: 9},
+		member("y", u64, 8))
+	cFlex := cstruct("flex", 8, member("n", u32, 0), member("data", &btf.Array{Type: u64, Nelems: 0}, 8))
 
 	tests := []struct {
 		name    string
@@ -140,8 +167,13 @@ func TestLayoutCheck(t *testing.T) {
 			[]string{"field Lock (C a)", "not struct bpf_spin_lock"}},
 		{"bytes for a union", func() error { return checkNew[bytes16](cUnion, 16) }, nil, nil},
 		{"struct for a union", func() error { return checkNew[pair](cUnion, 16) }, nil, nil},
-		{"bitfield", func() error { return checkNew[twoFields](cBits, 16) }, maps.ErrLayout, []string{"bitfield"}},
+		{"bitfield in a storage unit", func() error { return checkNew[twoFields](cBits, 16) }, nil, nil},
+		{"bitfield in a byte", func() error { return checkNew[bitsIn8](cBits, 16) }, nil, nil},
 		{"bitfield as bytes", func() error { return checkNew[bytes16](cBits, 16) }, nil, nil},
+		{"bitfield in a signed field", func() error { return checkNew[bitsSigned](cBits, 16) }, maps.ErrLayout, []string{"bitfield f", "unsigned integer or byte array"}},
+		{"two bitfield runs", func() error { return checkNew[bitsTwoRuns](cBits2, 16) }, nil, nil},
+		{"storage misses a bitfield's bits", func() error { return checkNew[bitsIn8](cBits2, 16) }, maps.ErrLayout, []string{"bitfield g", "does not cover"}},
+		{"flexible array member left out", func() error { return checkNew[flexHead](cFlex, 8) }, nil, nil},
 		{"wrong map type", func() error {
 			info := hashInfo(u32, cPair, 4, 16)
 			info.Type = maps.TypeArray
