@@ -6,14 +6,12 @@ import "C"
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"unsafe"
 
 	"github.com/cilium/ebpf/btf"
-	"golang.org/x/sys/unix"
 
 	"github.com/bpfkit/bpfkit/maps"
 )
@@ -71,7 +69,7 @@ func (o *Object) indexGlobals() error {
 		if m == nil {
 			continue
 		}
-		m.section = ds.Name
+		m.section, m.datasec = ds.Name, ds
 		for _, vs := range ds.Vars {
 			v, ok := vs.Type.(*btf.Var)
 			if !ok {
@@ -106,8 +104,9 @@ func (o *Object) lookupGlobal(name string) (*global, error) {
 // …) laid out like the variable's BTF type: the same size, and each field at the offset
 // of its C member (maps.CheckLayout; the error names the first field that differs): SetGlobal("my_pid",
 // int32(os.Getpid())) for an `int my_pid`. Before Load any section can be set; after
-// Load, .bss and .data are written in place through the kernel's memory mapping of the
-// map (the running programs see the new value), and .rodata returns ErrReadOnly.
+// Load, .bss and .data are written in place in the map's memory, which the loader maps
+// once and which MapSection points into (the running programs see the new value), and
+// .rodata returns ErrReadOnly. SetSection writes a whole section at once.
 func (o *Object) SetGlobal(name string, value any) error {
 	if err := o.usable(); err != nil {
 		return err
@@ -135,7 +134,7 @@ func (o *Object) SetGlobal(name string, value any) error {
 
 // Global reads the global variable name into ptr, a pointer to a fixed-size value of
 // the variable's size. Before Load it reads the initial value; after Load the value the
-// programs see now.
+// programs see now, from the same memory as SetGlobal and MapSection.
 func (o *Object) Global(name string, ptr any) error {
 	if err := o.usable(); err != nil {
 		return err
@@ -161,53 +160,17 @@ func (o *Object) Global(name string, ptr any) error {
 	})
 }
 
-// memory returns the variable's bytes: before load libbpf's copy of the initial value
-// (bpf_map__initial_value), after load the map's memory in the kernel, mapped with
-// mmap(2) on first use. The caller runs it under Object.whileOpen.
+// memory returns the variable's bytes (see Map.memory: before load libbpf's initial
+// value, after load the map's own memory). The caller runs it under Object.whileOpen.
 func (g *global) memory() ([]byte, error) {
-	var mem []byte
-	if g.m.obj.loaded {
-		var err error
-		if mem, err = g.m.mapped(); err != nil {
-			return nil, err
-		}
-	} else {
-		var size C.size_t
-		p := C.bpf_map__initial_value(g.m.cm, &size)
-		if p == nil {
-			return nil, fmt.Errorf("map %q has no initial value", g.m.name)
-		}
-		mem = unsafe.Slice((*byte)(p), size)
+	mem, err := g.m.memory()
+	if err != nil {
+		return nil, err
 	}
 	if uint64(g.offset)+uint64(g.size) > uint64(len(mem)) {
 		return nil, fmt.Errorf("variable at %d+%d lies outside map %q of %d bytes", g.offset, g.size, g.m.name, len(mem))
 	}
 	return mem[g.offset : g.offset+g.size : g.offset+g.size], nil
-}
-
-// mapped returns the loaded global-data map's memory, mapping it on first use: shared
-// and writable for .bss and .data, read-only for the frozen .rodata. The mapping is
-// released by Object.Close.
-func (m *Map) mapped() ([]byte, error) {
-	m.mmapOnce.Do(func() {
-		const bpfFMmapable = 1 << 10
-		if uint32(C.bpf_map__map_flags(m.cm))&bpfFMmapable == 0 {
-			m.mmapErr = fmt.Errorf("map %q was created without BPF_F_MMAPABLE (kernel < 5.5?)", m.name)
-			return
-		}
-		prot := unix.PROT_READ | unix.PROT_WRITE
-		if strings.HasPrefix(m.section, ".rodata") {
-			prot = unix.PROT_READ
-		}
-		size := int(C.bpf_map__value_size(m.cm))
-		page := os.Getpagesize()
-		size = (size + page - 1) / page * page
-		m.mmap, m.mmapErr = unix.Mmap(m.fd, 0, size, prot, unix.MAP_SHARED)
-		if m.mmapErr != nil {
-			m.mmapErr = fmt.Errorf("mapping map %q: %w", m.name, m.mmapErr)
-		}
-	})
-	return m.mmap, m.mmapErr
 }
 
 // valueBytes checks value against the variable's BTF type (maps.CheckLayout: plain data,

@@ -9,7 +9,6 @@ import (
 
 	"github.com/aquasecurity/libbpfgo"
 	"github.com/cilium/ebpf/btf"
-	"golang.org/x/sys/unix"
 
 	"github.com/bpfkit/bpfkit/maps"
 )
@@ -21,26 +20,14 @@ type Map struct {
 	obj     *Object
 	bm      *libbpfgo.BPFMap
 	cm      *C.struct_bpf_map
-	name    string // libbpf's name, as the kernel sees it
-	section string // for global data: the ELF section (".bss", ".data.foo"); else ""
-	fd      int    // set by Load
+	name    string       // libbpf's name, as the kernel sees it
+	section string       // for global data: the ELF section (".bss", ".data.foo"); else ""
+	datasec *btf.Datasec // for global data: the section's BTF
+	fd      int          // set by Load
 
-	mmapOnce sync.Once // global data: the kernel map's memory, mapped on first use after load
-	mmap     []byte
+	mmapOnce sync.Once      // global data: the kernel map's memory, mapped on first use after load
+	mem      *sectionMemory // that mapping, over Go heap memory (sectionmem.go); nil once detached
 	mmapErr  error
-}
-
-// unmap releases the mapping made by mapped; the caller holds obj.mu for writing.
-func (m *Map) unmap() error {
-	if m.mmap == nil {
-		return nil
-	}
-	err := unix.Munmap(m.mmap)
-	m.mmap = nil
-	if err != nil {
-		return fmt.Errorf("unmapping map %q: %w", m.name, err)
-	}
-	return nil
 }
 
 func newMap(o *Object, bm *libbpfgo.BPFMap) (*Map, error) {

@@ -424,7 +424,9 @@ func (o *Object) Links() []*Link {
 
 // Close destroys the object's links, then the object (its programs and maps, unless
 // pinned), like the C skeleton's __destroy. It is idempotent and safe on a nil
-// *Object; afterwards every handle of the object returns ErrClosed.
+// *Object; afterwards every handle of the object returns ErrClosed. Pointers returned by
+// MapSection stay valid: Close turns their memory into ordinary memory holding the last
+// values, no longer shared with the kernel.
 func (o *Object) Close() error {
 	if o == nil {
 		return nil
@@ -442,7 +444,7 @@ func (o *Object) Close() error {
 	}
 	o.links, o.auto = nil, nil
 	for _, m := range o.maps {
-		if err := m.unmap(); err != nil {
+		if err := m.detach(); err != nil {
 			errs = append(errs, err)
 		}
 	}
