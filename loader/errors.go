@@ -15,16 +15,16 @@ var (
 	// Object (or the Link) has been closed. It is the same error as maps.ErrClosed.
 	ErrClosed = errs.ErrClosed
 	// ErrNotLoaded is returned by operations that need the kernel objects (attach, FD,
-	// test runs, pinning) before Load.
+	// test runs, pinning, MapSection) before Load.
 	ErrNotLoaded = errors.New("object not loaded")
 	// ErrAlreadyLoaded is returned by a second Load and by setters that only work before
 	// Load (SetAutoload, SetMaxEntries).
 	ErrAlreadyLoaded = errors.New("object already loaded")
-	// ErrNotFound is returned for an unknown program, map or global variable; the error's
-	// text lists the names that exist.
+	// ErrNotFound is returned for an unknown program, map, global variable or global-data
+	// section; the error's text lists the names that exist.
 	ErrNotFound = errors.New("not found")
-	// ErrReadOnly is returned when writing a .rodata variable after Load: the kernel has
-	// frozen the map.
+	// ErrReadOnly is returned when writing a .rodata variable or section after Load, or
+	// mapping one with MapSection: the kernel has frozen the map.
 	ErrReadOnly = errors.New("read-only after load")
 	// ErrNoAttachPoint is returned by Program.Attach when the program's section names no
 	// attach point (for example SEC("xdp")): use the Attach method that takes one.

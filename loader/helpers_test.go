@@ -1,10 +1,12 @@
 package loader_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -87,4 +89,76 @@ func missingWords(s string, words ...string) []string {
 		}
 	}
 	return miss
+}
+
+// mapID returns the kernel's ID of a map (BPF_OBJ_GET_INFO_BY_FD; struct bpf_map_info
+// starts like struct bpf_prog_info, with the type and the ID).
+func mapID(tb testing.TB, fd int) uint32 {
+	tb.Helper()
+	return programID(tb, fd)
+}
+
+// mapExists reports whether a map with this ID is still in the kernel
+// (BPF_MAP_GET_FD_BY_ID).
+func mapExists(tb testing.TB, id uint32) bool {
+	tb.Helper()
+	const bpfMapGetFDByID = 14
+	attr := struct{ id, next, flags uint32 }{id: id}
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, bpfMapGetFDByID, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	switch errno {
+	case 0:
+		unix.Close(int(fd))
+		return true
+	case unix.ENOENT:
+		return false
+	}
+	tb.Fatalf("BPF_MAP_GET_FD_BY_ID %d: %v", id, errno)
+	return false
+}
+
+// waitMapGone waits up to 2 s for the kernel to free the map with this ID: it frees a
+// map from deferred work once the last reference (fd, program, mapping) is gone.
+func waitMapGone(tb testing.TB, id uint32) {
+	tb.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for mapExists(tb, id) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("map ID %d is still in the kernel 2s after its last reference should have gone", id)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// procMaps returns the lines of /proc/self/maps.
+func procMaps(tb testing.TB) []string {
+	tb.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// mappingAt returns the line of /proc/self/maps whose range holds addr ("" if none).
+func mappingAt(tb testing.TB, addr uintptr) string {
+	tb.Helper()
+	for _, l := range procMaps(tb) {
+		var lo, hi uintptr
+		if _, err := fmt.Sscanf(l, "%x-%x", &lo, &hi); err == nil && lo <= addr && addr < hi {
+			return l
+		}
+	}
+	return ""
+}
+
+// bpfMappings counts the process's mappings of BPF maps.
+func bpfMappings(tb testing.TB) int {
+	tb.Helper()
+	n := 0
+	for _, l := range procMaps(tb) {
+		if strings.HasSuffix(l, "anon_inode:bpf-map") {
+			n++
+		}
+	}
+	return n
 }
