@@ -152,6 +152,11 @@ func compareLayout(t reflect.Type, goOff uintptr, path string, bt btf.Type, btfO
 		return nil
 	}
 	if isLock(bt) {
+		if btfOff%4 != 0 && t.Kind() == reflect.Array && t.Elem().Kind() == reflect.Uint8 {
+			// a lock in a packed struct: Go cannot place a maps.SpinLock there, and the
+			// kernel refuses such a map anyway (the lock must be 4-byte aligned)
+			return nil
+		}
 		return mis("struct bpf_spin_lock must be a maps.SpinLock in Go")
 	}
 	if t.Kind() == reflect.Array && t.Elem().Size() == 1 && (t.Elem().Kind() == reflect.Uint8 || t.Elem().Kind() == reflect.Int8) {

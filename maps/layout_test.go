@@ -106,6 +106,15 @@ type bitsTwoRuns struct {
 	_  [2]byte
 	Y  uint64
 }
+type lockAt2 struct {
+	A    uint16
+	Lock [4]byte
+	_    [2]byte
+}
+type lockAt4AsBytes struct {
+	A    uint32
+	Lock [4]byte
+}
 type flexHead struct {
 	N uint32
 	_ [4]byte
@@ -124,6 +133,8 @@ func TestLayoutCheck(t *testing.T) {
 	cBits2 := cstruct("bits2", 16, btf.Member{Name: "f", Type: u32, Offset: 0, BitfieldSize: 3},
 		btf.Member{Name: "g", Type: u32, Offset: 32, BitfieldSize: 5}, btf.Member{Name: "h", Type: u32, Offset: 37, BitfieldSize: 9},
 		member("y", u64, 8))
+	cLockAt2 := cstruct("misaligned", 8, member("a", u16, 0), member("lock", lck, 2))
+	cLockAt4 := cstruct("aligned", 8, member("a", u32, 0), member("lock", lck, 4))
 	cFlex := cstruct("flex", 8, member("n", u32, 0), member("data", &btf.Array{Type: u64, Nelems: 0}, 8))
 
 	tests := []struct {
@@ -173,6 +184,8 @@ func TestLayoutCheck(t *testing.T) {
 		{"bitfield in a signed field", func() error { return checkNew[bitsSigned](cBits, 16) }, maps.ErrLayout, []string{"bitfield f", "unsigned integer or byte array"}},
 		{"two bitfield runs", func() error { return checkNew[bitsTwoRuns](cBits2, 16) }, nil, nil},
 		{"storage misses a bitfield's bits", func() error { return checkNew[bitsIn8](cBits2, 16) }, maps.ErrLayout, []string{"bitfield g", "does not cover"}},
+		{"misaligned lock as bytes", func() error { return checkNew[lockAt2](cLockAt2, 8) }, nil, nil},
+		{"aligned lock as bytes", func() error { return checkNew[lockAt4AsBytes](cLockAt4, 8) }, maps.ErrLayout, []string{"must be a maps.SpinLock"}},
 		{"flexible array member left out", func() error { return checkNew[flexHead](cFlex, 8) }, nil, nil},
 		{"wrong map type", func() error {
 			info := hashInfo(u32, cPair, 4, 16)
