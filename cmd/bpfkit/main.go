@@ -26,6 +26,8 @@ const usage = `usage: bpfkit <command> [arguments]
 commands:
   check [--kernel X.Y] [--format text|json] OBJECT.o...
         report the bpf_spin_lock uses a kernel would refuse, before loading
+  gen [-package NAME] [-output FILE] [-type NAME]... OBJECT.bpf.o
+        write a typed Go skeleton of the object (and copy the object beside it)
 `
 
 func main() {
@@ -41,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "check":
 		return runCheck(args[1:], stdout, stderr)
+	case "gen":
+		return runGen(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -1,0 +1,244 @@
+// Package gen writes typed Go skeletons of BPF objects: the code behind `bpfkit gen`.
+//
+// From an object's ELF and BTF (read in pure Go, as libbpf would read them) it writes one
+// Go file with the skeleton type (Open, Load, Attach, Close over the embedded object),
+// one struct per global-data section, a Maps struct of typed accessors from package maps,
+// a Programs struct, and the Go types of every map key and value and of the types asked
+// for by name. See Generate.
+package gen
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"go/token"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpfkit/bpfkit/maps"
+)
+
+// Options say what to generate.
+type Options struct {
+	// Package is the Go package name of the generated file.
+	Package string
+	// ObjectFile is the name the generated file embeds (//go:embed) the object under: a
+	// file beside the generated one. Its stem (minimal for minimal.bpf.o) names the
+	// skeleton type (Minimal) and the object for libbpf.
+	ObjectFile string
+	// Object is the object's contents.
+	Object []byte
+	// Types are C type names (struct, union, enum or typedef names, without the
+	// keyword) to generate Go types for besides those of the maps and sections.
+	Types []string
+}
+
+// Stem is an object file's name without its directory and its .o and .bpf suffixes:
+// minimal for bpf/minimal.bpf.o.
+func Stem(objectFile string) string {
+	s := filepath.Base(objectFile)
+	s = strings.TrimSuffix(s, ".o")
+	s = strings.TrimSuffix(s, ".bpf")
+	return s
+}
+
+// Generate returns the gofmt'd Go source of the object's skeleton. The same options give
+// the same bytes.
+func Generate(opts Options) ([]byte, error) {
+	if !token.IsIdentifier(opts.Package) {
+		return nil, fmt.Errorf("package name %q is not a Go identifier", opts.Package)
+	}
+	if opts.ObjectFile == "" || filepath.Base(opts.ObjectFile) != opts.ObjectFile {
+		return nil, fmt.Errorf("object file name %q must be a bare file name (the object is embedded from beside the generated file)", opts.ObjectFile)
+	}
+	obj, err := readObject(opts.Object)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", opts.ObjectFile, err)
+	}
+	sk := &skeleton{opts: opts, obj: obj, stem: Stem(opts.ObjectFile)}
+	src, err := sk.generate()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", opts.ObjectFile, err)
+	}
+	out, err := format.Source(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: generated code does not parse (a bug in bpfkit gen): %w\n%s", opts.ObjectFile, err, src)
+	}
+	return out, nil
+}
+
+type skeleton struct {
+	opts  Options
+	obj   *object
+	stem  string
+	types *typeGen
+
+	name     string // the skeleton type
+	sections []section
+	maps     []skelMap
+	progs    []skelProg
+}
+
+type section struct {
+	elf    string // ".bss"
+	name   string // BSS: the type, and the skeleton's field
+	live   bool   // writable after load: .bss and .data*
+	vars   int
+	source *btf.Datasec
+}
+
+type skelMap struct {
+	cname, name string
+	typ         maps.Type
+	expr        string // the field's Go type
+	ctor        string // the constructor call, given the *loader.Map; "" for a raw map
+	key, value  string // Go types, for the comment
+}
+
+type skelProg struct {
+	cname, name, section string
+}
+
+// constructors maps a map type to its typed accessor: the Go type with K and V
+// placeholders, and its constructor.
+var constructors = map[maps.Type][2]string{
+	maps.TypeHash:          {"*maps.Hash[K, V]", "maps.NewHash[K, V]"},
+	maps.TypeLRUHash:       {"*maps.LRUHash[K, V]", "maps.NewLRUHash[K, V]"},
+	maps.TypePerCPUHash:    {"*maps.PerCPUHash[K, V]", "maps.NewPerCPUHash[K, V]"},
+	maps.TypeLRUPerCPUHash: {"*maps.LRUPerCPUHash[K, V]", "maps.NewLRUPerCPUHash[K, V]"},
+	maps.TypeLPMTrie:       {"*maps.LPMTrie[K, V]", "maps.NewLPMTrie[K, V]"},
+	maps.TypeArray:         {"*maps.Array[V]", "maps.NewArray[V]"},
+	maps.TypePerCPUArray:   {"*maps.PerCPUArray[V]", "maps.NewPerCPUArray[V]"},
+	maps.TypeQueue:         {"*maps.Queue[V]", "maps.NewQueue[V]"},
+	maps.TypeStack:         {"*maps.Stack[V]", "maps.NewStack[V]"},
+	maps.TypeBloomFilter:   {"*maps.BloomFilter[V]", "maps.NewBloomFilter[V]"},
+	maps.TypeHashOfMaps:    {"*maps.HashOfMaps[K]", "maps.NewHashOfMaps[K]"},
+	maps.TypeArrayOfMaps:   {"*maps.ArrayOfMaps", "maps.NewArrayOfMaps"},
+}
+
+// rawHint tells the user of a map without a typed accessor in the skeleton what to do.
+var rawHint = map[maps.Type]string{
+	maps.TypeRingBuf:        "a ring buffer: read it with maps.NewRingBuf[E]",
+	maps.TypePerfEventArray: "a perf event array: read it with maps.NewPerfBuf[E]",
+	maps.TypeProgArray:      "a program array for tail calls: fill it through maps.FromFD or Object.Map",
+}
+
+func (sk *skeleton) generate() ([]byte, error) {
+	pkg := newScope("Open")
+	sk.name = pkg.claim(GoName(sk.stem))
+	for _, ds := range sk.obj.sections {
+		// always BSS, Data or Rodata and a suffix: no clash with the skeleton's Object,
+		// Maps, Programs, Load, Attach or Close
+		name := pkg.claim(sectionGoName(ds.Name))
+		s := section{elf: ds.Name, name: name, live: !strings.HasPrefix(ds.Name, ".rodata"), vars: len(ds.Vars), source: ds}
+		sk.sections = append(sk.sections, s)
+	}
+	mapsType, progsType := pkg.claim("Maps"), pkg.claim("Programs")
+	sk.types = newTypeGen(pkg, sk.obj.order)
+	for _, s := range sk.sections {
+		if err := sk.types.sectionDecl(s.name, s.source); err != nil {
+			return nil, err
+		}
+	}
+	if err := sk.collectMaps(); err != nil {
+		return nil, err
+	}
+	for _, want := range sk.opts.Types {
+		t, err := lookupType(sk.obj.spec, want)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := sk.types.typeOf(t, GoName(want)); err != nil {
+			return nil, fmt.Errorf("type %s: %w", want, err)
+		}
+	}
+	ps := newScope()
+	for _, p := range sk.obj.progs {
+		sk.progs = append(sk.progs, skelProg{cname: p.name, name: ps.claim(GoName(p.name)), section: p.section})
+	}
+
+	var b bytes.Buffer
+	sk.writeHeader(&b)
+	sk.writeSkeleton(&b, mapsType, progsType)
+	for _, d := range sk.types.decls {
+		b.WriteString("\n")
+		b.WriteString(d)
+	}
+	b.WriteString(sk.types.helpers())
+	return b.Bytes(), nil
+}
+
+// sectionGoName: .bss → BSS, .data → Data, .rodata → Rodata, .data.counters →
+// DataCounters.
+func sectionGoName(elf string) string {
+	for _, p := range []struct{ prefix, name string }{{".bss", "BSS"}, {".data", "Data"}, {".rodata", "Rodata"}} {
+		if rest, ok := strings.CutPrefix(elf, p.prefix); ok {
+			if rest == "" {
+				return p.name
+			}
+			return p.name + GoName(rest)
+		}
+	}
+	return GoName(elf)
+}
+
+func (sk *skeleton) collectMaps() error {
+	ms := newScope()
+	for _, m := range sk.obj.maps {
+		sm := skelMap{cname: m.name, name: ms.claim(GoName(m.name)), typ: maps.Type(m.typ), expr: "*loader.Map"}
+		c, ok := constructors[sm.typ]
+		if !ok {
+			sk.maps = append(sk.maps, sm)
+			continue
+		}
+		key, err := sk.keyValue(m.key, m.keySize, GoName(m.name)+"Key")
+		if err != nil {
+			return fmt.Errorf("map %s key: %w", m.name, err)
+		}
+		value, err := sk.keyValue(m.value, m.valueSize, GoName(m.name)+"Value")
+		if err != nil {
+			return fmt.Errorf("map %s value: %w", m.name, err)
+		}
+		sm.key, sm.value = key.expr, value.expr
+		r := strings.NewReplacer("K", key.expr, "V", value.expr)
+		sm.expr, sm.ctor = r.Replace(c[0]), r.Replace(c[1])
+		sk.types.uses["maps"] = true
+		sk.maps = append(sk.maps, sm)
+	}
+	return nil
+}
+
+// keyValue is the Go type of a map key or value: from BTF, or bytes of its size when
+// the map gives only a size.
+func (sk *skeleton) keyValue(t btf.Type, size uint32, hint string) (goType, error) {
+	if t == nil {
+		return bytesType(size), nil
+	}
+	return sk.types.typeOf(t, hint)
+}
+
+// lookupType finds a named C type for -type; struct, union and enum names are preferred
+// to typedefs of the same name.
+func lookupType(spec *btf.Spec, name string) (btf.Type, error) {
+	types, err := spec.AnyTypesByName(name)
+	if err != nil || len(types) == 0 {
+		return nil, fmt.Errorf("-type %s: the object's BTF has no type of that name", name)
+	}
+	rank := func(t btf.Type) int {
+		switch t.(type) {
+		case *btf.Struct, *btf.Union, *btf.Enum:
+			return 0
+		case *btf.Typedef:
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(types, func(a, b btf.Type) int { return rank(a) - rank(b) })
+	if rank(types[0]) == 2 {
+		return nil, fmt.Errorf("-type %s: %s is not a struct, union, enum or typedef", name, types[0])
+	}
+	return types[0], nil
+}
