@@ -10,7 +10,7 @@ BPF_OBJS := $(BPF_SRCS:.c=.o)
 DEMO_DURATION ?= 6s
 FUZZTIME ?= 15s
 
-.PHONY: all deps bpf demo test unit vet check-bpf fuzz bench clean-bpf
+.PHONY: all deps bpf gen demo test unit vet check-bpf check-gen fuzz bench clean-bpf
 
 all: bpf
 	$(GO) build ./...
@@ -40,8 +40,18 @@ check-bpf:
 	@$(MAKE) --no-print-directory bpf
 	@git diff --exit-code --stat -- $(BPF_OBJS) || { echo "committed BPF objects are stale: run 'make bpf' and commit"; exit 1; }
 
+## gen: regenerate every Go skeleton in the repository (their //go:generate lines run bpfkit gen)
+gen:
+	$(GO) generate ./...
+
+## check-gen: regenerate every skeleton and fail if one differs from the committed one
+check-gen:
+	@$(MAKE) --no-print-directory gen
+	@git diff --exit-code --stat -- '*.skel.go' '*.bpf.o' || { echo "committed skeletons are stale: run 'make gen' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- '*.skel.go' '*.bpf.o')" || { git status --short -- '*.skel.go' '*.bpf.o'; echo "make gen wrote files that are not committed"; exit 1; }
+
 ## test: everything CI runs
-test: deps vet check-bpf unit fuzz
+test: deps vet check-bpf check-gen unit fuzz
 
 unit:
 	BPFKIT_REQUIRE_PRIVILEGED=1 $(GO) test -race -count=1 -timeout 30m ./...

@@ -6,6 +6,16 @@
 // kernel) to compiled BPF objects, without loading anything. It exits 0 when no object
 // has an error finding, 1 when one has, 2 when an object cannot be read or the usage is
 // wrong.
+//
+//	bpfkit gen [-package NAME] [-output FILE] [-type NAME]... OBJECT.bpf.o
+//
+// gen writes the typed Go skeleton of an object (see package internal/gen) to FILE
+// (default STEM.skel.go) and copies the object beside it for //go:embed. In a Go file:
+//
+//	//go:generate go run github.com/bpfkit/bpfkit/cmd/bpfkit gen -package minimal ../bpf/minimal.bpf.o
+//
+// It exits 0 when the skeleton is written (an unchanged file is left alone), 1 when the
+// object cannot be made into one, 2 when it cannot be read or the usage is wrong.
 package main
 
 import (
