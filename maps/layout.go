@@ -66,8 +66,10 @@ func checkType(t reflect.Type, what string, size uint32, bt btf.Type, mapName st
 // CheckLayout checks that values of Go type t can stand for values of BTF type bt: t is
 // fixed-size plain data, of bt's size, and its fields lie where bt's members do, field by
 // field (names may differ; see the accessors' construction check, which is this one).
+// For a section (DATASEC), t may be up to its alignment-1 bytes bigger than bt: Go rounds
+// a struct's size up to its alignment where C does not round a section.
 // The error wraps ErrLayout and names the first field that differs with both offsets.
-// Package loader uses it for global variables.
+// Package loader uses it for global variables and whole sections.
 func CheckLayout(t reflect.Type, bt btf.Type) error {
 	if err := checkPlain(t, ""); err != nil {
 		return fmt.Errorf("%w: Go type %s: %v", ErrLayout, t, err)
@@ -76,7 +78,7 @@ func CheckLayout(t reflect.Type, bt btf.Type) error {
 	if err != nil {
 		return fmt.Errorf("%w: BTF type %s has no size: %v", ErrLayout, bt, err)
 	}
-	if t.Size() != uintptr(size) {
+	if t.Size() != uintptr(size) && !datasecSlack(t, uint32(size), bt) {
 		return fmt.Errorf("%w: Go type %s is %d bytes, the BTF type is %d bytes", ErrLayout, t, t.Size(), size)
 	}
 	if m := compareLayout(t, 0, "", bt, 0); m != nil {
