@@ -134,22 +134,17 @@ func MapSection[T any](o *Object, section string) (*T, error) {
 	return p, nil
 }
 
-// inSection runs fn on the map of section under the object's read lock, once the object
-// is known to be open; op names the operation and the section, for errors.
+// inSection runs fn on the map of section while the object is open (whileOpen); op names
+// the operation and the section, for errors.
 func (o *Object) inSection(op, section string, fn func(*Map) error) error {
-	if o.closed.Load() {
-		return fmt.Errorf("%s: %w", op, ErrClosed)
-	}
-	m, err := o.sectionMap(section)
+	err := o.whileOpen(func() error {
+		m, err := o.sectionMap(section)
+		if err != nil {
+			return err
+		}
+		return fn(m)
+	})
 	if err != nil {
-		return err
-	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	if o.closed.Load() {
-		return fmt.Errorf("%s: %w", op, ErrClosed)
-	}
-	if err := fn(m); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
@@ -174,17 +169,10 @@ func (o *Object) sectionMap(section string) (*Map, error) {
 	return nil, notFound(o.name, "global-data section", section, names)
 }
 
-// checkSection checks Go type t against the section's DATASEC with maps.CheckLayout,
-// allowing a struct up to its alignment-1 bytes bigger than the section ("datasec
-// slack": Go rounds a struct's size to its alignment, C does not round a section).
+// checkSection checks Go type t against the section's DATASEC with maps.CheckLayout
+// (which allows the struct Go's trailing padding beyond the section).
 func (m *Map) checkSection(t reflect.Type) error {
-	ds := m.datasec
-	if t.Size() > uintptr(ds.Size) && t.Size()-uintptr(ds.Size) < uintptr(t.Align()) {
-		slack := *ds
-		slack.Size = uint32(t.Size())
-		ds = &slack
-	}
-	if err := maps.CheckLayout(t, ds); err != nil {
+	if err := maps.CheckLayout(t, m.datasec); err != nil {
 		return fmt.Errorf("the section is %d bytes: %w", m.datasec.Size, err)
 	}
 	return nil
