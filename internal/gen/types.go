@@ -24,12 +24,11 @@ func bytesType(n uint32) goType { return goType{fmt.Sprintf("[%d]byte", n), n, 1
 // enclosing type and its field). Declarations come out in the order they are first
 // needed, each type before the types it contains.
 type typeGen struct {
-	pkg     *scope
-	order   binaryOrder
-	named   map[btf.Type]goType // BTF struct/union/enum → its declared Go type
-	decls   []string
-	uses    map[string]bool // imports ("maps", "unsafe") and helpers ("asBytes", "bits")
-	typeErr map[btf.Type]error
+	pkg   *scope
+	order binaryOrder
+	named map[btf.Type]goType // BTF struct/union/enum → its declared Go type
+	decls []string
+	uses  map[string]bool // imports ("maps", "unsafe") and helpers ("asBytes", "bits")
 }
 
 func newTypeGen(pkg *scope, order binaryOrder) *typeGen {
