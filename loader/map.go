@@ -151,10 +151,8 @@ func (m *Map) Info() (maps.Info, error) {
 	if spec := m.obj.spec; spec != nil {
 		info.Key = typeByID(spec, keyID)
 		info.Value = typeByID(spec, valueID)
-		if info.Value == nil && m.section != "" {
-			if ds, err := spec.AnyTypeByName(m.section); err == nil {
-				info.Value = ds
-			}
+		if info.Value == nil && m.datasec != nil {
+			info.Value = m.datasec
 		}
 	}
 	return info, nil
