@@ -86,7 +86,6 @@ type section struct {
 	elf    string // ".bss"
 	name   string // BSS: the type, and the skeleton's field
 	live   bool   // writable after load: .bss and .data*
-	vars   int
 	source *btf.Datasec
 }
 
@@ -95,7 +94,6 @@ type skelMap struct {
 	typ         maps.Type
 	expr        string // the field's Go type
 	ctor        string // the constructor call, given the *loader.Map; "" for a raw map
-	key, value  string // Go types, for the comment
 }
 
 type skelProg struct {
@@ -133,7 +131,7 @@ func (sk *skeleton) generate() ([]byte, error) {
 		// always BSS, Data or Rodata and a suffix: no clash with the skeleton's Object,
 		// Maps, Programs, Load, Attach or Close
 		name := pkg.claim(sectionGoName(ds.Name))
-		s := section{elf: ds.Name, name: name, live: !strings.HasPrefix(ds.Name, ".rodata"), vars: len(ds.Vars), source: ds}
+		s := section{elf: ds.Name, name: name, live: !strings.HasPrefix(ds.Name, ".rodata"), source: ds}
 		sk.sections = append(sk.sections, s)
 	}
 	mapsType, progsType := pkg.claim("Maps"), pkg.claim("Programs")
@@ -202,7 +200,6 @@ func (sk *skeleton) collectMaps() error {
 		if err != nil {
 			return fmt.Errorf("map %s value: %w", m.name, err)
 		}
-		sm.key, sm.value = key.expr, value.expr
 		r := strings.NewReplacer("K", key.expr, "V", value.expr)
 		sm.expr, sm.ctor = r.Replace(c[0]), r.Replace(c[1])
 		sk.types.uses["maps"] = true
