@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -190,8 +191,15 @@ type checker struct {
 	opts     Options
 	objName  string // libbpf's object name: the file name up to its first '.'
 	maps     []*mapInfo
-	mapIndex map[string]int // by the name instructions reference
+	mapSpecs []*ebpf.MapSpec // the parsed map, by map index
+	mapIndex map[string]int  // by the name instructions reference
 	views    []*lockView
+	types    *btf.Spec // the object's BTF (nil without)
+	// homes are where locks live: the maps (home i is map i), then inner maps and
+	// allocated object types as the walk meets them.
+	homes      []*home
+	innerHomes map[int]int32
+	allocHomes map[*btf.Struct]int32
 	progs    []*progInfo
 	report   *Report
 	seen     map[string]int // finding key → index in report.Findings
@@ -248,8 +256,11 @@ func newChecker(spec *ebpf.CollectionSpec, renames map[string]string, o Options)
 		}
 		c.mapIndex[ref] = len(c.maps)
 		c.maps = append(c.maps, m)
+		c.mapSpecs = append(c.mapSpecs, ms)
 	}
 	c.views = make([]*lockView, len(c.maps))
+	c.types = spec.Types
+	c.initHomes()
 	if spec.Types != nil && o.Kernel.AtLeast(6, 2) {
 		c.btfRefusal, c.btfRefusalWhy = btfRefusal(spec.Types)
 	}
@@ -371,13 +382,13 @@ func (c *checker) programRules(p *progInfo) {
 		case lv.graph && p.typ.isTracing() && c.kernel.AtLeast(6, 3):
 			f.Rule, what = RuleP6, "a bpf_list_head or bpf_rb_root"
 			f.Fix = "Use the list or rbtree from a TRACING (fentry, tp_btf), LSM or networking program instead."
-		case lv.lock != nil && p.typ == SocketFilter:
+		case lv.anyLock() != nil && p.typ == SocketFilter:
 			f.Rule, what = RuleP1, "a bpf_spin_lock"
 			f.Fix = "Use a cgroup_skb or tc program instead of a socket filter, or drop the lock and update the value with atomics (__sync_fetch_and_add)."
-		case lv.lock != nil && p.typ.isTracing():
+		case lv.anyLock() != nil && p.typ.isTracing():
 			f.Rule, what = RuleP2, "a bpf_spin_lock"
 			f.Fix = "Attach with SEC(\"tp_btf/…\") or fentry (TRACING programs may use the lock), or drop the lock and update the value with atomics (__sync_fetch_and_add)."
-		case lv.lock != nil && p.sleepable && c.kernel.Before(6, 6):
+		case lv.anyLock() != nil && p.sleepable && c.kernel.Before(6, 6):
 			f.Rule, what = RuleP3, "a bpf_spin_lock"
 			f.Fix = "Use a non-sleepable section (without \".s\") or target kernel 6.6+, where sleepable programs may use the lock."
 		case lv.timer && p.typ.isTracing() && c.kernel.Before(7, 0):
@@ -388,7 +399,7 @@ func (c *checker) programRules(p *progInfo) {
 			f.Fix = "Use the work queue from a TRACING (fentry, tp_btf) or networking program, or keep it in a map no tracing program references."
 		case lv.lock != nil && p.typ == Tracing && futureTracing(p.kind):
 			f.Rule, f.Severity, what = RuleP2, SeverityWarning, "a bpf_spin_lock"
-			f.Message = fmt.Sprintf("%s uses %s, whose value holds a bpf_spin_lock (%s): the %s kernel allows this, but upstream work (2026) prepares to add %s to the kernel's list of tracing programs, which then fail with %q",
+			f.Message = fmt.Sprintf("%s uses %s, whose value holds a bpf_spin_lock (%s): the %s kernel allows this, but upstream work (2026) prepares to add %s to the kernel's list of tracing programs, which then fail with %q; a bpf_res_spin_lock is the lock such programs move to",
 				p.label(), m.describe(), lv.lock.path, c.kernel, p.kind, wordsP2)
 			f.Fix = "Prefer tp_btf, or atomics instead of the lock, if the program must keep loading on future kernels."
 			c.add(f)
@@ -397,8 +408,11 @@ func (c *checker) programRules(p *progInfo) {
 			continue
 		}
 		detail := ""
-		if lv.lock != nil && what == "a bpf_spin_lock" {
-			detail = " (" + lv.lock.path + ")"
+		if l := lv.anyLock(); l != nil && what == "a bpf_spin_lock" {
+			if l.kind == kindResLock {
+				what = "a bpf_res_spin_lock"
+			}
+			detail = " (" + l.path + ")"
 		}
 		f.Message = fmt.Sprintf("%s uses %s, whose value holds %s%s: the kernel refuses such a program as soon as it references the map, even if it never locks it; the %s kernel says %q",
 			p.label(), m.describe(), what, detail, c.kernel, KernelWords(f.Rule, c.kernel, ""))
@@ -569,9 +583,9 @@ type progInfo struct {
 	kind          string
 	sleepable     bool
 	insns         asm.Instructions
-	raw           []int       // raw instruction offset of each instruction
-	rawToIdx      map[int]int // and back
-	join          []bool      // jump targets and function entries
+	raw           []int   // raw instruction offset of each instruction
+	rawToIdx      []int32 // and back (-1: the second half of an ld_imm64)
+	prune         []bool  // prune points: jump targets, function entries, branches
 	funcStart     map[string]int
 	funcName      map[int]string // function entry → name
 	global        map[int]bool   // function entry → global linkage
@@ -579,10 +593,13 @@ type progInfo struct {
 	callbackRoots []int
 	files         []string
 	lines         []int
+	lineKey       []int32     // the same key for instructions of the same file:line
+	lastLine      map[int]int // function entry → its last source line (the closing brace)
 }
 
 func newProgInfo(ps *ebpf.ProgramSpec, types map[string]ProgramType) *progInfo {
 	sec := parseSection(ps.SectionName)
+	n := len(ps.Instructions)
 	p := &progInfo{
 		name:      ps.Name,
 		section:   ps.SectionName,
@@ -590,31 +607,38 @@ func newProgInfo(ps *ebpf.ProgramSpec, types map[string]ProgramType) *progInfo {
 		kind:      sec.kind,
 		sleepable: sec.sleepable,
 		insns:     ps.Instructions,
-		raw:       make([]int, len(ps.Instructions)),
-		rawToIdx:  make(map[int]int, len(ps.Instructions)),
-		join:      make([]bool, len(ps.Instructions)),
+		raw:       make([]int, n),
+		prune:     make([]bool, n),
 		funcStart: make(map[string]int),
 		funcName:  make(map[int]string),
 		global:    make(map[int]bool),
-		files:     make([]string, len(ps.Instructions)),
-		lines:     make([]int, len(ps.Instructions)),
+		files:     make([]string, n),
+		lines:     make([]int, n),
+		lineKey:   make([]int32, n),
+		lastLine:  make(map[int]int),
 	}
 	if t, ok := types[ps.Name]; ok {
 		p.typ = t
 	}
 	raw := 0
 	file, line := "", 0
+	fn := 0
+	type fl struct {
+		file string
+		line int
+	}
+	keys := make(map[fl]int32)
 	for i := range p.insns {
 		ins := &p.insns[i]
 		p.raw[i] = raw
-		p.rawToIdx[raw] = i
 		raw += int(ins.Width())
 		if sym := ins.Symbol(); sym != "" {
 			p.funcStart[sym] = i
 			p.funcName[i] = sym
-			p.join[i] = true
+			p.prune[i] = true
+			fn = i
 			file, line = "", 0
-			if fn := btf.FuncMetadata(ins); fn != nil && fn.Linkage == btf.GlobalFunc && i != 0 {
+			if fm := btf.FuncMetadata(ins); fm != nil && fm.Linkage == btf.GlobalFunc && i != 0 {
 				p.global[i] = true
 				p.globalRoots = append(p.globalRoots, i)
 			}
@@ -623,6 +647,22 @@ func newProgInfo(ps *ebpf.ProgramSpec, types map[string]ProgramType) *progInfo {
 			file, line = l.FileName(), int(l.LineNumber())
 		}
 		p.files[i], p.lines[i] = file, line
+		k, ok := keys[fl{file, line}]
+		if !ok {
+			k = int32(len(keys))
+			keys[fl{file, line}] = k
+		}
+		p.lineKey[i] = k
+		if line > p.lastLine[fn] {
+			p.lastLine[fn] = line
+		}
+	}
+	p.rawToIdx = make([]int32, raw+1)
+	for i := range p.rawToIdx {
+		p.rawToIdx[i] = -1
+	}
+	for i, r := range p.raw {
+		p.rawToIdx[r] = int32(i)
 	}
 	for i := range p.insns {
 		ins := &p.insns[i]
@@ -637,16 +677,24 @@ func newProgInfo(ps *ebpf.ProgramSpec, types map[string]ProgramType) *progInfo {
 				off = ins.Constant
 			}
 			if t, ok := p.target(i, off); ok {
-				p.join[t] = true
+				p.prune[t] = true
+			}
+			if op != asm.Ja {
+				p.prune[i] = true
 			}
 		}
 	}
+	slices.Sort(p.callbackRoots)
+	p.callbackRoots = slices.Compact(p.callbackRoots)
 	return p
 }
 
 func (p *progInfo) target(idx int, off int64) (int, bool) {
-	t, ok := p.rawToIdx[p.raw[idx]+1+int(off)]
-	return t, ok
+	r := int64(p.raw[idx]) + 1 + off
+	if r < 0 || r >= int64(len(p.rawToIdx)) || p.rawToIdx[r] < 0 {
+		return 0, false
+	}
+	return int(p.rawToIdx[r]), true
 }
 
 func (p *progInfo) lineOf(idx int) (string, int) {

@@ -2,6 +2,7 @@ package spinlock
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/cilium/ebpf/btf"
 )
@@ -15,17 +16,30 @@ const (
 	kindWq
 	kindListHead
 	kindRbRoot
+	kindResLock
+	kindListNode
+	kindRbNode
+	kindRefcount
+	kindKptr // a pointer tagged __kptr: an allocated object stored in the value
 )
 
+// kindNames are the struct names the kernel recognises special fields by.
 var kindNames = map[string]fieldKind{
-	"bpf_spin_lock": kindLock,
-	"bpf_timer":     kindTimer,
-	"bpf_wq":        kindWq,
-	"bpf_list_head": kindListHead,
-	"bpf_rb_root":   kindRbRoot,
+	"bpf_spin_lock":     kindLock,
+	"bpf_timer":         kindTimer,
+	"bpf_wq":            kindWq,
+	"bpf_list_head":     kindListHead,
+	"bpf_rb_root":       kindRbRoot,
+	"bpf_res_spin_lock": kindResLock,
+	"bpf_list_node":     kindListNode,
+	"bpf_rb_node":       kindRbNode,
+	"bpf_refcount":      kindRefcount,
 }
 
 func (k fieldKind) String() string {
+	if k == kindKptr {
+		return "kptr"
+	}
 	for n, v := range kindNames {
 		if v == k {
 			return n
@@ -33,6 +47,9 @@ func (k fieldKind) String() string {
 	}
 	return "?"
 }
+
+// isGraphRoot: a bpf_list_head or bpf_rb_root, which a lock in the same value guards.
+func (k fieldKind) isGraphRoot() bool { return k == kindListHead || k == kindRbRoot }
 
 // field is one special member found in a value type, wherever it sits.
 type field struct {
@@ -44,6 +61,11 @@ type field struct {
 	// which the kernel does not look through: it does not see the field.
 	wrapped bool
 	path    string // "val.inner.lock", for messages
+	// graph roots: the type and node member named by __contains(type, node), from the
+	// member's (or global's) BTF decl tag "contains:type:node".
+	contains, node string
+	// kptr: the struct the pointer points to.
+	target *btf.Struct
 }
 
 // Bounds on what a (possibly hostile) BTF can make the scan do.
@@ -63,6 +85,7 @@ func scanFields(value btf.Type) []field {
 			if !ok {
 				continue
 			}
+			s.tags = v.Tags
 			s.member(v.Type, vsi.Offset, 0, v.Name, false)
 		}
 	case *btf.Struct:
@@ -74,6 +97,7 @@ func scanFields(value btf.Type) []field {
 type scanner struct {
 	out   []field
 	steps int
+	tags  []string // BTF decl tags of the member being looked at
 }
 
 func (s *scanner) members(st *btf.Struct, base uint32, depth int, path string) {
@@ -81,6 +105,7 @@ func (s *scanner) members(st *btf.Struct, base uint32, depth int, path string) {
 		if m.Offset%8 != 0 || m.BitfieldSize != 0 {
 			continue
 		}
+		s.tags = m.Tags
 		s.member(m.Type, base+uint32(m.Offset/8), depth, path+"."+m.Name, false)
 	}
 }
@@ -104,14 +129,23 @@ func (s *scanner) memberW(t btf.Type, off uint32, depth int, path string, inArra
 	switch u := btf.UnderlyingType(t).(type) {
 	case *btf.Struct:
 		if k, ok := kindNames[u.Name]; ok {
-			s.out = append(s.out, field{kind: k, off: off, nested: depth > 0, array: inArray, path: path, wrapped: wrapped})
+			f := field{kind: k, off: off, nested: depth > 0, array: inArray, path: path, wrapped: wrapped}
+			if k.isGraphRoot() {
+				f.contains, f.node = containsTag(s.tags)
+			}
+			s.out = append(s.out, f)
 			return
 		}
 		for _, m := range u.Members {
 			if m.Offset%8 != 0 || m.BitfieldSize != 0 {
 				continue
 			}
+			s.tags = m.Tags
 			s.memberW(m.Type, off+uint32(m.Offset/8), depth+1, path+"."+m.Name, inArray, wrapped)
+		}
+	case *btf.Pointer:
+		if target, ok := kptrTarget(u); ok {
+			s.out = append(s.out, field{kind: kindKptr, off: off, nested: depth > 0, array: inArray, path: path, target: target})
 		}
 	case *btf.Array:
 		if elem, ok := u.Type.(*btf.Struct); ok {
@@ -120,6 +154,49 @@ func (s *scanner) memberW(t btf.Type, off uint32, depth int, path string, inArra
 			s.memberW(u.Type, off, depth, path+"[0]", inArray || u.Nelems != 1, true)
 		}
 	}
+}
+
+// containsTag reads a __contains(type, node) decl tag: "contains:type:node".
+func containsTag(tags []string) (typ, node string) {
+	for _, t := range tags {
+		rest, ok := strings.CutPrefix(t, "contains:")
+		if !ok {
+			continue
+		}
+		typ, node, _ = strings.Cut(rest, ":")
+		return typ, node
+	}
+	return "", ""
+}
+
+// kptrTarget reports whether p is a pointer tagged __kptr (btf_type_tag("kptr"), clang
+// 15+) and the struct it points to.
+func kptrTarget(p *btf.Pointer) (*btf.Struct, bool) {
+	tagged := false
+	t := p.Target
+	for range maxScanDepth {
+		switch tt := t.(type) {
+		case *btf.TypeTag:
+			if tt.Value == "kptr" || tt.Value == "kptr_untrusted" || tt.Value == "percpu_kptr" {
+				tagged = true
+			}
+			t = tt.Type
+			continue
+		case *btf.Const:
+			t = tt.Type
+			continue
+		case *btf.Volatile:
+			t = tt.Type
+			continue
+		case *btf.Typedef:
+			t = tt.Type
+			continue
+		case *btf.Struct:
+			return tt, tagged
+		}
+		break
+	}
+	return nil, false
 }
 
 // btfRefusal reports whether a 6.2+ kernel refuses the object's BTF as a whole: when it

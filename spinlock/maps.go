@@ -39,6 +39,19 @@ type lockView struct {
 	lockFound bool   // the value holds at least one bpf_spin_lock member, usable or not
 
 	timer, wq, graph bool // seen by the kernel: bpf_timer, bpf_wq, bpf_list_head/bpf_rb_root
+
+	resLock     *field // the bpf_res_spin_lock the kernel uses (6.15+), if exactly one
+	resLockRule string // when resLock is nil but the value holds res lock members
+	roots       []field // the graph roots (bpf_list_head, bpf_rb_root) the kernel sees
+	kptrs       []field // the __kptr fields the kernel sees
+}
+
+// anyLock is the value's lock of either kind (the P and M rules treat both alike).
+func (lv lockView) anyLock() *field {
+	if lv.lock != nil {
+		return lv.lock
+	}
+	return lv.resLock
 }
 
 // lockAllowed lists the map types that may hold a bpf_spin_lock (map_check_btf).
@@ -64,6 +77,7 @@ func (m *mapInfo) view(v Version) lockView {
 		return lv
 	}
 	var locks, hiddenNested, arrays, misaligned, wrapped []field
+	var resLocks, resBad []field
 	var timers, wqs, graphs int
 	for i := range m.fields {
 		f := m.fields[i]
@@ -94,6 +108,19 @@ func (m *mapInfo) view(v Version) lockView {
 		case kindListHead, kindRbRoot:
 			if visible && !f.array && v.AtLeast(6, 3) || (f.kind == kindListHead && visible && v.AtLeast(6, 2)) {
 				graphs++
+				lv.roots = append(lv.roots, f)
+			}
+		case kindResLock:
+			switch {
+			case !v.AtLeast(6, 15):
+			case visible && !f.array && f.off%8 == 0:
+				resLocks = append(resLocks, f)
+			default:
+				resBad = append(resBad, f)
+			}
+		case kindKptr:
+			if visible && !f.array && v.AtLeast(6, 2) {
+				lv.kptrs = append(lv.kptrs, f)
 			}
 		}
 	}
@@ -105,10 +132,12 @@ func (m *mapInfo) view(v Version) lockView {
 		if m.datasec {
 			lv.lockRule = RuleG3
 		}
+		lv.roots, lv.kptrs = nil, nil
 		return lv
 	case len(misaligned) > 0 && v.Before(6, 2):
 		// 6.1 stops at a misaligned lock (-EINVAL): the whole record is lost.
 		lv.lockRule = RuleM6
+		lv.roots, lv.kptrs = nil, nil
 		return lv
 	case len(locks) == 1:
 		lv.lock = &locks[0]
@@ -127,21 +156,31 @@ func (m *mapInfo) view(v Version) lockView {
 		lv.lockRule = RuleM4
 	}
 	lv.timer, lv.wq, lv.graph = timers == 1, wqs == 1, graphs > 0
+	switch {
+	case len(resLocks) == 1:
+		lv.resLock = &resLocks[0]
+	case len(resLocks) > 1 || len(resBad) > 0:
+		lv.resLockRule = RuleM5
+		if len(resLocks) <= 1 {
+			lv.resLockRule = RuleM6
+		}
+	}
 	// Map creation: fields the map type cannot hold, or a read-only map, fail with
 	// -EOPNOTSUPP/-EACCES; libbpf then retries without BTF.
 	switch {
-	case (lv.lock != nil || lv.timer || lv.wq || lv.graph) && m.rdonly():
+	case (lv.anyLock() != nil || lv.timer || lv.wq || lv.graph) && m.rdonly():
 		lv.btfDropped, lv.dropRule = true, RuleM3
 		if m.datasec {
 			lv.dropRule = RuleG4
 		}
-	case lv.lock != nil && !lockAllowed(m.typ, v):
+	case lv.anyLock() != nil && !lockAllowed(m.typ, v):
 		lv.btfDropped, lv.dropRule = true, RuleM2
 	case (lv.timer || lv.wq) && !timerAllowed(m.typ):
 		lv.btfDropped, lv.dropRule = true, RuleM7
 	}
 	if lv.btfDropped {
 		lv.lock, lv.timer, lv.wq, lv.graph = nil, false, false, false
+		lv.resLock, lv.roots, lv.kptrs = nil, nil, nil
 	}
 	return lv
 }

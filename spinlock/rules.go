@@ -34,6 +34,15 @@ const (
 	RuleI7  = "I7"  // LD_ABS/LD_IND while locked
 	RuleI8  = "I8"  // tail call while locked
 	RuleI9  = "I9"  // load/store overlapping the lock word
+	RuleH1  = "H1"  // list/rbtree kfunc without the guarding lock held (6.2+)
+	RuleH2  = "H2"  // list/rbtree kfunc while holding another lock than the guarding one
+	RuleH3  = "H3"  // bpf_spin_unlock inside an rbtree less() callback (6.3+)
+	RuleR1  = "R1"  // res lock taken again while held: AA deadlock (6.15+)
+	RuleR2  = "R2"  // res unlock of a lock not held (or irqsave/irqrestore mismatch)
+	RuleR3  = "R3"  // nested locks unlocked out of order
+	RuleR4  = "R4"  // res lock argument not at the lock's constant offset
+	RuleR5  = "R5"  // the map or object holds no usable bpf_res_spin_lock
+	RuleR6  = "R6"  // res lock argument not a map value or allocated object
 )
 
 // Kernel messages (verbatim, "%s" for the map's name where the kernel prints it).
@@ -61,6 +70,20 @@ const (
 	wordsI6b       = "BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region"
 	wordsI7        = "BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region"
 	wordsI9        = "bpf_spin_lock cannot be accessed directly by load/store"
+	wordsI9Kind    = "%s cannot be accessed directly by load/store"
+	wordsI9Obj     = "direct access to %s is disallowed"
+	wordsVarOff    = "R1 doesn't have constant offset. bpf_%s has to be at the constant offset"
+	wordsNoBTFKind = "map '%s' has to have BTF in order to use bpf_%s"
+	wordsOffKind   = "off %d doesn't point to 'struct %s' that is at %d"
+	wordsI4Res     = "bpf_res_spin_unlock without taking a lock"
+	wordsH1        = "bpf_spin_lock at off=%d must be held for %s"
+	wordsH2        = "held lock and object are not in the same allocation"
+	wordsH3        = "can't spin_{lock,unlock} in rbtree cb"
+	wordsR1        = "Acquiring the same lock again, AA deadlock detected"
+	wordsR2        = "bpf_res_spin_unlock of different lock"
+	wordsOutOfOrder = "%s_unlock cannot be out of order"
+	wordsR5        = "has no valid bpf_res_spin_lock"
+	wordsR6        = "arg#0 doesn't point to map value or allocated object"
 )
 
 // logPatterns maps fragments of verifier messages (every version's wording) to rules.
@@ -92,6 +115,20 @@ var logPatterns = []struct{ frag, rule string }{
 	{"BPF_EXIT instruction cannot be used inside bpf_spin_lock-ed region", RuleI6b},
 	{"BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region", RuleI7},
 	{"bpf_spin_lock cannot be accessed directly by load/store", RuleI9},
+	{"direct access to bpf_spin_lock is disallowed", RuleI9},
+	{"bpf_res_spin_lock cannot be accessed directly by load/store", RuleI9},
+	{"bpf_res_spin_unlock without taking a lock", RuleI4},
+	{"must be held for bpf_list_head", RuleH1},
+	{"must be held for bpf_rb_root", RuleH1},
+	{"held lock and object are not in the same allocation", RuleH2},
+	{"can't spin_{lock,unlock} in rbtree cb", RuleH3},
+	{"AA deadlock detected", RuleR1},
+	{"bpf_res_spin_unlock of different lock", RuleR2},
+	{"unlock cannot be out of order", RuleR3},
+	{"bpf_res_spin_lock has to be at the constant offset", RuleR4},
+	{"doesn't point to 'struct bpf_res_spin_lock'", RuleR4},
+	{"has no valid bpf_res_spin_lock", RuleR5},
+	{"doesn't point to map value or allocated object", RuleR6},
 }
 
 // sameWords lists, for a rule RuleForVerifierLog returns, the other rules whose failures
@@ -107,6 +144,8 @@ var sameWords = map[string][]string{
 	RuleI1: {RuleI1, RuleI1a, RuleI2, RuleI8},
 	RuleI5: {RuleI5, RuleG1},
 	RuleI6: {RuleI6, RuleI6b},
+	// H2 prints "held lock and object are not in the same allocation", then H1's line.
+	RuleH1: {RuleH1, RuleH2},
 }
 
 // RuleForVerifierLog returns the ID of the rule whose kernel words appear in a verifier
@@ -209,6 +248,24 @@ func KernelWords(rule string, v Version, mapName string) string {
 		return wordsI7
 	case RuleI9:
 		return wordsI9
+	case RuleH1:
+		return "bpf_spin_lock at off=N must be held for bpf_list_head"
+	case RuleH2:
+		return wordsH2
+	case RuleH3:
+		return wordsH3
+	case RuleR1:
+		return wordsR1
+	case RuleR2:
+		return wordsR2
+	case RuleR3:
+		return "bpf_res_spin_unlock cannot be out of order"
+	case RuleR4:
+		return fmt.Sprintf(wordsVarOff, "res_spin_lock")
+	case RuleR5:
+		return "map '" + mapName + "' " + wordsR5
+	case RuleR6:
+		return wordsR6
 	}
 	return ""
 }

@@ -1,0 +1,337 @@
+package spinlock
+
+import (
+	"github.com/cilium/ebpf/asm"
+)
+
+// Conditional jumps: the outcomes the verifier can decide (constants, NULL checks,
+// bounds, a failed res lock's result) follow one side only; the others follow both,
+// remembering what each side learnt so that a later branch on the same value can be
+// recognised as correlated.
+
+type outcome int
+
+const (
+	unknownOutcome outcome = iota
+	alwaysTaken
+	neverTaken
+)
+
+func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
+	fr := st.cur()
+	op := ins.OpCode.JumpOp()
+	w32 := ins.OpCode.Class() == asm.Jump32Class
+	target, ok := w.p.target(idx, int64(ins.Offset))
+	if !ok {
+		return 0, false
+	}
+	a := fr.regs[ins.Dst]
+	var b value
+	if ins.OpCode.Source() == asm.RegSource {
+		b = fr.regs[ins.Src]
+	} else {
+		b = constant(ins.Constant)
+		if !w32 {
+			b.n = int64(int32(ins.Constant))
+		}
+	}
+	zero := b.kind == vScalar && b.known() && b.n == 0
+
+	// Exact outcomes, as the kernel computes them.
+	switch {
+	case a.kind == vScalar && a.known() && b.kind == vScalar && b.known():
+		if compare(op, a.n, b.n, w32) {
+			return target, true
+		}
+		return idx + 1, true
+	case a.kind == vErrno && b.kind == vScalar && b.known():
+		switch errnoOutcome(op, b.n, w32) {
+		case alwaysTaken:
+			return target, true
+		case neverTaken:
+			return idx + 1, true
+		}
+	case a.nonNullPtr() && zero && (op == asm.JEq || op == asm.JNE):
+		if op == asm.JNE {
+			return target, true
+		}
+		return idx + 1, true
+	case a.maybeNull() && zero && (op == asm.JEq || op == asm.JNE) && !w32:
+		null, notNullSt := st.clone(), st.clone()
+		markNull(null, a, true)
+		markNull(notNullSt, a, false)
+		if op == asm.JEq {
+			w.work = append(w.work, workItem{target, null})
+			*st = *notNullSt
+		} else {
+			w.work = append(w.work, workItem{target, notNullSt})
+			*st = *null
+		}
+		return idx + 1, true
+	}
+
+	if a.kind == vScalar && !a.known() && a.bnd() && b.kind == vScalar && b.known() && (a.max() <= 0xffffffff || !w32) {
+		c := uint64(b.n)
+		if w32 {
+			c = uint64(uint32(b.n))
+		}
+		if c > a.max() {
+			switch op {
+			case asm.JEq, asm.JGT, asm.JGE:
+				return idx + 1, true
+			case asm.JNE, asm.JLT, asm.JLE:
+				return target, true
+			}
+		}
+	}
+
+	taken, fall := st.clone(), st
+	if a.kind == vScalar && !a.known() && a.bnd() && a.max() == 1 && zero {
+		// A value in [0, 1] that is not 0 is 1.
+		switch op {
+		case asm.JEq:
+			setConst(fall, a.id, 1, false)
+		case asm.JNE:
+			setConst(taken, a.id, 1, false)
+		}
+	}
+	if a.kind == vScalar && !a.known() && a.id != 0 && b.kind == vScalar && b.known() {
+		switch decided(st.facts, a.id, op, w32, b.n) {
+		case alwaysTaken:
+			fall.setUncertain(uncertainCorrelated)
+		case neverTaken:
+			taken.setUncertain(uncertainCorrelated)
+		default:
+			// Tested before, but the check cannot tell how (signed ranges, bit tests):
+			// the kernel may know more, so neither side is certain.
+			if !intervalComplete(st.facts, a.id, op, w32) {
+				taken.setUncertain(uncertainCorrelated)
+				fall.setUncertain(uncertainCorrelated)
+			}
+			addFact(taken, fact{id: a.id, op: op, w32: w32, c: b.n, taken: true})
+			addFact(fall, fact{id: a.id, op: op, w32: w32, c: b.n, taken: false})
+		}
+		// An equality learnt on one side makes the value a constant there (the kernel
+		// does the same).
+		if op == asm.JEq {
+			setConst(taken, a.id, b.n, w32)
+		} else if op == asm.JNE {
+			setConst(fall, a.id, b.n, w32)
+		}
+	}
+	w.work = append(w.work, workItem{target, taken})
+	return idx + 1, true
+}
+
+// errnoOutcome decides a comparison of a failed bpf_res_spin_lock's result (a number in
+// [-4095, -1]) with c: the kernel knows that range exactly.
+func errnoOutcome(op asm.JumpOp, c int64, w32 bool) outcome {
+	taken, not := false, false
+	for e := int64(-4095); e <= -1; e++ {
+		if compare(op, e, c, w32) {
+			taken = true
+		} else {
+			not = true
+		}
+		if taken && not {
+			return unknownOutcome
+		}
+	}
+	if taken {
+		return alwaysTaken
+	}
+	return neverTaken
+}
+
+// intervalComplete reports whether decided's interval reasoning knew all there is to
+// know about id for this branch: no earlier branch on it, or only unsigned comparisons
+// of the same width, like this one. Otherwise (signed ranges, bit tests) the kernel may
+// settle a branch the check cannot.
+func intervalComplete(facts []fact, id int32, op asm.JumpOp, w32 bool) bool {
+	unsigned := func(op asm.JumpOp) bool {
+		switch op {
+		case asm.JEq, asm.JNE, asm.JGT, asm.JGE, asm.JLT, asm.JLE:
+			return true
+		}
+		return false
+	}
+	seen := false
+	for _, f := range facts {
+		if f.id != id {
+			continue
+		}
+		seen = true
+		if !unsigned(f.op) || f.w32 != w32 {
+			return false
+		}
+	}
+	return !seen || unsigned(op)
+}
+
+// markNull settles a NULL check on ptr in st: every copy of the pointer (same identity)
+// becomes NULL, or non-NULL.
+func markNull(st *state, ptr value, null bool) {
+	st.forEachValue(func(v *value) {
+		if v.maybeNull() && v.kind == ptr.kind && v.id == ptr.id && v.home == ptr.home {
+			if null {
+				*v = constant(0)
+			} else {
+				v.kind = notNull(v.kind)
+			}
+		}
+	})
+}
+
+func setConst(st *state, id int32, c int64, w32 bool) {
+	if w32 {
+		return // only the low 32 bits are known
+	}
+	st.forEachValue(func(v *value) {
+		if v.kind == vScalar && v.id == id && !v.known() {
+			*v = value{kind: vScalar, flags: fKnown, n: c, id: id}
+		}
+	})
+}
+
+func addFact(st *state, f fact) {
+	if len(st.facts) >= maxFacts {
+		st.facts = append(st.facts[:0], st.facts[1:]...)
+	}
+	st.facts = append(st.facts, f)
+}
+
+// decided looks for an earlier branch on the same value that settles this one.
+func decided(facts []fact, id int32, op asm.JumpOp, w32 bool, c int64) outcome {
+	for i := len(facts) - 1; i >= 0; i-- {
+		f := facts[i]
+		if f.id != id || f.w32 != w32 {
+			continue
+		}
+		if f.op == op && f.c == c {
+			if f.taken {
+				return alwaysTaken
+			}
+			return neverTaken
+		}
+		// "value != c" is known: from JNE taken or JEQ not taken.
+		ne := (f.op == asm.JNE && f.taken) || (f.op == asm.JEq && !f.taken)
+		if ne && f.c == c {
+			switch op {
+			case asm.JEq:
+				return neverTaken
+			case asm.JNE:
+				return alwaysTaken
+			}
+		}
+	}
+	// The unsigned interval the earlier branches leave the value in.
+	lo, hi := uint64(0), ^uint64(0)
+	if w32 {
+		hi = 0xffffffff
+	}
+	for _, f := range facts {
+		if f.id != id || f.w32 != w32 {
+			continue
+		}
+		fc := uint64(f.c)
+		if w32 {
+			fc = uint64(uint32(f.c))
+		}
+		op, taken := f.op, f.taken
+		if !taken { // the negation of each comparison
+			switch op {
+			case asm.JGT:
+				op = asm.JLE
+			case asm.JGE:
+				op = asm.JLT
+			case asm.JLT:
+				op = asm.JGE
+			case asm.JLE:
+				op = asm.JGT
+			case asm.JNE:
+				op = asm.JEq
+			default:
+				continue
+			}
+		}
+		switch op {
+		case asm.JEq:
+			lo, hi = max(lo, fc), min(hi, fc)
+		case asm.JGT:
+			if fc < ^uint64(0) {
+				lo = max(lo, fc+1)
+			}
+		case asm.JGE:
+			lo = max(lo, fc)
+		case asm.JLT:
+			if fc > 0 {
+				hi = min(hi, fc-1)
+			}
+		case asm.JLE:
+			hi = min(hi, fc)
+		}
+	}
+	if lo > hi {
+		return unknownOutcome // contradictory facts: a path no kernel walks to anyway
+	}
+	uc := uint64(c)
+	if w32 {
+		uc = uint64(uint32(c))
+	}
+	var all, none bool // every value in [lo, hi] takes the branch / none does
+	switch op {
+	case asm.JEq:
+		all, none = lo == hi && lo == uc, uc < lo || uc > hi
+	case asm.JNE:
+		all, none = uc < lo || uc > hi, lo == hi && lo == uc
+	case asm.JGT:
+		all, none = lo > uc, hi <= uc
+	case asm.JGE:
+		all, none = lo >= uc, hi < uc
+	case asm.JLT:
+		all, none = hi < uc, lo >= uc
+	case asm.JLE:
+		all, none = hi <= uc, lo > uc
+	}
+	switch {
+	case all:
+		return alwaysTaken
+	case none:
+		return neverTaken
+	}
+	return unknownOutcome
+}
+
+func compare(op asm.JumpOp, a, b int64, w32 bool) bool {
+	ua, ub := uint64(a), uint64(b)
+	sa, sb := a, b
+	if w32 {
+		ua, ub = uint64(uint32(a)), uint64(uint32(b))
+		sa, sb = int64(int32(uint32(a))), int64(int32(uint32(b)))
+	}
+	switch op {
+	case asm.JEq:
+		return ua == ub
+	case asm.JNE:
+		return ua != ub
+	case asm.JGT:
+		return ua > ub
+	case asm.JGE:
+		return ua >= ub
+	case asm.JLT:
+		return ua < ub
+	case asm.JLE:
+		return ua <= ub
+	case asm.JSGT:
+		return sa > sb
+	case asm.JSGE:
+		return sa >= sb
+	case asm.JSLT:
+		return sa < sb
+	case asm.JSLE:
+		return sa <= sb
+	case asm.JSet:
+		return ua&ub != 0
+	}
+	return false
+}
