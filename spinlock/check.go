@@ -200,9 +200,9 @@ type checker struct {
 	homes      []*home
 	innerHomes map[int]int32
 	allocHomes map[*btf.Struct]int32
-	progs    []*progInfo
-	report   *Report
-	seen     map[string]int // finding key → index in report.Findings
+	progs      []*progInfo
+	report     *Report
+	seen       map[string]int // finding key → index in report.Findings
 	// btfRefusal is set (M5 or M6) when the kernel would refuse the object's BTF as a
 	// whole, libbpf then loading every map without it; btfRefusalWhy says why.
 	btfRefusal, btfRefusalWhy string

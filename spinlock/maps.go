@@ -40,8 +40,8 @@ type lockView struct {
 
 	timer, wq, graph bool // seen by the kernel: bpf_timer, bpf_wq, bpf_list_head/bpf_rb_root
 
-	resLock     *field // the bpf_res_spin_lock the kernel uses (6.15+), if exactly one
-	resLockRule string // when resLock is nil but the value holds res lock members
+	resLock     *field  // the bpf_res_spin_lock the kernel uses (6.15+), if exactly one
+	resLockRule string  // when resLock is nil but the value holds res lock members
 	roots       []field // the graph roots (bpf_list_head, bpf_rb_root) the kernel sees
 	kptrs       []field // the __kptr fields the kernel sees
 }
