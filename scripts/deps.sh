@@ -14,7 +14,7 @@ need_install=0
 pkgconfig_libbpf_ok() {
   pkg-config --exists 'libbpf >= 1.4' 2>/dev/null
 }
-for tool in clang llc bpftool pkg-config; do
+for tool in clang clang-19 llc bpftool pkg-config; do
   command -v "$tool" >/dev/null 2>&1 || need_install=1
 done
 pkgconfig_libbpf_ok || need_install=1
@@ -50,8 +50,10 @@ SRC
   apt-get update -qq
   log "installing libbpf-dev, bpftool, linux-libc-dev from bookworm-backports"
   apt-get install -y -qq -t bookworm-backports libbpf-dev bpftool linux-libc-dev >/dev/null
-  log "installing clang, llvm, libelf-dev, zlib1g-dev, pkg-config"
-  apt-get install -y -qq clang llvm libelf-dev zlib1g-dev pkg-config >/dev/null
+  # clang-19 (Debian 12's own) builds the BPF objects that need clang >= 15 (__kptr's
+  # btf_type_tag); clang (14) builds the others (Makefile: BPF_CLANG19_SRCS).
+  log "installing clang, clang-19, llvm, libelf-dev, zlib1g-dev, pkg-config"
+  apt-get install -y -qq clang clang-19 llvm libelf-dev zlib1g-dev pkg-config >/dev/null
 fi
 
 pkgconfig_libbpf_ok || { log "libbpf >= 1.4 not found by pkg-config after install"; exit 1; }
@@ -64,4 +66,4 @@ if ! mountpoint -q /sys/fs/bpf; then
   log "mounting bpffs on /sys/fs/bpf"
   mount -t bpf bpf /sys/fs/bpf
 fi
-log "ok: libbpf $(pkg-config --modversion libbpf), $(clang --version | head -1)"
+log "ok: libbpf $(pkg-config --modversion libbpf), $(clang --version | head -1), $(clang-19 --version | head -1)"

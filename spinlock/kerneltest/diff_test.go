@@ -76,13 +76,27 @@ var words = map[string][]string{
 	// lock, or no map value at all (a lock on the stack: "R1 type=fp expected=map_value").
 	"I3": {"bpf_spin_lock has to be at the constant offset", "has no valid bpf_spin_lock",
 		"doesn't point to 'struct bpf_spin_lock'", "expected=map_value"},
-	"I4":  {"bpf_spin_unlock without taking a lock"},
+	// I4: also the failure path of an unchecked bpf_res_spin_lock, which holds nothing.
+	"I4":  {"bpf_spin_unlock without taking a lock", "bpf_res_spin_unlock without taking a lock"},
 	"I5":  {"bpf_spin_unlock of different lock"},
 	"I6":  {"bpf_spin_unlock is missing"},
 	"I6b": {"BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region"},
 	"I7":  {"BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region"},
 	"I8":  {"function calls are not allowed while holding a lock"},
-	"I9":  {"bpf_spin_lock cannot be accessed directly by load/store"},
+	// I9: a map value's or a global's lock word; an allocated object's has its own words.
+	"I9": {"bpf_spin_lock cannot be accessed directly by load/store", "direct access to bpf_spin_lock is disallowed"},
+	// H: lists and rbtrees guarded by a lock. H2 prints its line, then H1's.
+	"H1": {"must be held for bpf_list_head", "must be held for bpf_rb_root"},
+	"H2": {"held lock and object are not in the same allocation"},
+	"H3": {"can't spin_{lock,unlock} in rbtree cb"},
+	// R: bpf_res_spin_lock. In tracing and socket-filter programs, in calls under it and
+	// at exit with it held, the kernel uses the bpf_spin_lock words (P1, P2, I1, I6b).
+	"R1": {"Acquiring the same lock again, AA deadlock detected"},
+	"R2": {"bpf_res_spin_unlock of different lock"},
+	"R3": {"bpf_res_spin_unlock cannot be out of order"},
+	"R4": {"doesn't point to 'struct bpf_res_spin_lock'", "bpf_res_spin_lock has to be at the constant offset"},
+	"R5": {"has no valid bpf_res_spin_lock"},
+	"R6": {"doesn't point to map value or allocated object"},
 }
 
 func readManifest(t *testing.T) manifest {
