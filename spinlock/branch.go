@@ -45,7 +45,7 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 		}
 		return idx + 1, true
 	case a.kind == vErrno && b.kind == vScalar && b.known():
-		switch errnoOutcome(op, b.n, w32) {
+		switch errnoOutcome(op, a.n, b.n, w32) {
 		case alwaysTaken:
 			return target, true
 		case neverTaken:
@@ -125,10 +125,10 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 
 // errnoOutcome decides a comparison of a failed bpf_res_spin_lock's result (a number in
 // [-4095, -1]) with c: the kernel knows that range exactly.
-func errnoOutcome(op asm.JumpOp, c int64, w32 bool) outcome {
+func errnoOutcome(op asm.JumpOp, variant, c int64, w32 bool) outcome {
 	taken, not := false, false
 	for e := int64(-4095); e <= -1; e++ {
-		if compare(op, e, c, w32) {
+		if compare(op, errnoAt(variant, e), c, w32) {
 			taken = true
 		} else {
 			not = true

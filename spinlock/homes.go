@@ -59,6 +59,12 @@ func (c *checker) hview(h int32) lockView {
 	}
 	if hm.view == nil {
 		v := hm.info.view(c.kernel)
+		if hm.kind == homeAlloc {
+			// 6.18 parses the fields of program-local types without looking for a
+			// bpf_res_spin_lock: an object's res lock is not seen ("local 'kptr' has no
+			// valid bpf_res_spin_lock").
+			v.resLock, v.resLockRule = nil, ""
+		}
 		if c.btfRefusal != "" && hm.info.hasBTF {
 			v = lockView{btfDropped: true, dropRule: c.btfRefusal, lockFound: v.lockFound}
 		}

@@ -59,6 +59,14 @@ func (w *walker) step(idx int, st *state) (int, bool) {
 				v = define(st)
 			}
 		}
+		if (src.kind == vMapVal || src.kind == vObj) && src.known() && size == 8 && op.Mode() == asm.MemMode {
+			// A kptr read in place: an RCU pointer to the object, which may be NULL.
+			for _, f := range w.c.hview(src.home).kptrs {
+				if int64(f.off) == src.n+int64(ins.Offset) {
+					v = value{kind: vPtrNull, flags: fRCU, id: st.newID()}
+				}
+			}
+		}
 		if src.kind == vStack && src.known() && int(src.frame) < len(st.frames) && size == 8 && op.Mode() == asm.MemMode {
 			if s, ok := stackSlot(src.n + int64(ins.Offset)); ok {
 				if sv := st.frames[src.frame].slot(s); sv.kind != vNone {
@@ -183,6 +191,10 @@ func (w *walker) alu(st *state, ins *asm.Instruction) {
 		src = constant(ins.Constant)
 	}
 	aluOp := op.ALUOp()
+	if v, ok := errnoALU(dst, src, aluOp, is64, op.Source() == asm.RegSource, ins); ok {
+		*dst = v
+		return
+	}
 	switch {
 	case aluOp == asm.Mov && ins.Offset == 0:
 		if is64 {
@@ -269,6 +281,38 @@ func (w *walker) alu(st *state, ins *asm.Instruction) {
 		res.flags, res.n = fBnd, 0xffffffff
 	}
 	*dst = res
+}
+
+// errnoALU follows a failed res lock's result through the extensions clang emits
+// (shifts by 32, a 32-bit move), which keep it a known set of numbers.
+func errnoALU(dst *value, src value, op asm.ALUOp, is64, reg bool, ins *asm.Instruction) (value, bool) {
+	if op == asm.Mov && ins.Offset == 0 && reg && src.kind == vErrno {
+		if is64 {
+			return src, true
+		}
+		v := src
+		if v.n != errnoShl32 {
+			v.n = errnoZext
+		} else {
+			return constant(0), true
+		}
+		return v, true
+	}
+	if dst.kind != vErrno || reg || ins.Offset != 0 {
+		return value{}, false
+	}
+	v := *dst
+	switch {
+	case is64 && op == asm.LSh && ins.Constant == 32 && v.n != errnoShl32:
+		v.n = errnoShl32
+	case is64 && op == asm.RSh && ins.Constant == 32 && v.n == errnoShl32:
+		v.n = errnoZext
+	case is64 && op == asm.ArSh && ins.Constant == 32 && v.n == errnoShl32:
+		v.n = errnoS64
+	default:
+		return value{}, false
+	}
+	return v, true
 }
 
 func evalALU(op asm.ALUOp, a, b int64, is64 bool) (int64, bool) {

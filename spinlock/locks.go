@@ -161,7 +161,7 @@ func (w *walker) unlock(idx int, st *state, kind lockKind, r value) bool {
 	if !st.locked() {
 		rule := RuleI4
 		w.report(st, idx, rule, t.home, fmt.Sprintf("%s calls %s on %s without holding a lock on this path; the %s kernel says %q",
-			w.p.label(), fn, w.targetName(st, t), w.c.kernel, unlockWithoutWords(kind)),
+			w.p.label(), fn, w.targetName(st, kind, t), w.c.kernel, unlockWithoutWords(kind)),
 			"Unlock only on the paths that took the lock, once; a res lock is held only where its call returned 0.")
 		return false
 	}
@@ -220,7 +220,7 @@ func (w *walker) unlock(idx int, st *state, kind lockKind, r value) bool {
 		}
 		heldName := w.lockName(st, top)
 		w.report(st, idx, rule, t.home, fmt.Sprintf("%s unlocks %s but holds %s (locked at insn %d)%s; the %s kernel says %q",
-			w.p.label(), w.targetName(st, t), heldName, w.p.raw[top.at], why, w.c.kernel, differentWords(kind)), fix)
+			w.p.label(), w.targetName(st, kind, t), heldName, w.p.raw[top.at], why, w.c.kernel, differentWords(kind)), fix)
 		return false
 	}
 	if held != len(st.locks)-1 {
@@ -363,11 +363,11 @@ func (w *walker) lockName(st *state, l heldLock) string {
 }
 
 // targetName describes the lock an unlock names.
-func (w *walker) targetName(st *state, t lockTarget) string {
+func (w *walker) targetName(st *state, kind lockKind, t lockTarget) string {
 	if !t.known {
 		return "a lock"
 	}
-	l := heldLock{home: t.home, class: t.class, id: t.id, off: t.off}
+	l := heldLock{kind: kind, home: t.home, class: t.class, id: t.id, off: t.off}
 	name := w.lockName(st, l)
 	if hm := w.c.homes[t.home]; t.from > 0 && int(t.from) < len(w.p.raw) && !(hm.kind == homeMap && hm.info.datasec) {
 		name += fmt.Sprintf(" (from insn %d)", w.p.raw[t.from])

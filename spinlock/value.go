@@ -12,7 +12,7 @@ type vkind uint8
 const (
 	vNone       vkind = iota // not initialised
 	vScalar                  // a number; known: n is its value; bnd: n is its unsigned maximum
-	vErrno                   // a number in [-4095, -1]: a failed bpf_res_spin_lock's result
+	vErrno                   // a failed bpf_res_spin_lock's result e in [-4095, -1]; n says how it was extended (errno*)
 	vCtx                     // the context pointer
 	vStack                   // pointer into frame's stack; known: n is the offset from r10
 	vMapPtr                  // a map (ld_imm64 of a map, or an inner map after its NULL check)
@@ -51,6 +51,25 @@ func (v value) bnd() bool   { return v.flags&fBnd != 0 }
 
 // max is an unknown scalar's unsigned upper bound (valid when bnd()).
 func (v value) max() uint64 { return uint64(v.n) }
+
+// How a failed res lock's result e was moved on: clang zero- or sign-extends an int
+// result with shifts before comparing it.
+const (
+	errnoS64   = iota // e as a 64-bit signed number
+	errnoZext         // uint32(e), zero-extended
+	errnoShl32        // e << 32
+)
+
+// errnoAt is the number a vErrno value holds for result e.
+func errnoAt(variant int64, e int64) int64 {
+	switch variant {
+	case errnoZext:
+		return int64(uint32(e))
+	case errnoShl32:
+		return e << 32
+	}
+	return e
+}
 
 func scalar() value          { return value{kind: vScalar} }
 func constant(n int64) value { return value{kind: vScalar, flags: fKnown, n: n} }
