@@ -144,28 +144,24 @@ func errnoOutcome(op asm.JumpOp, variant, c int64, w32 bool) outcome {
 }
 
 // intervalComplete reports whether decided's interval reasoning knew all there is to
-// know about id for this branch: no earlier branch on it, or only unsigned comparisons
-// of the same width, like this one. Otherwise (signed ranges, bit tests) the kernel may
-// settle a branch the check cannot.
+// know about id for this branch: earlier branches on it and this one are comparisons
+// (signed or unsigned) of the same width. Bit tests, or a value tested at both widths,
+// the kernel follows with more than intervals: it may settle a branch the check cannot.
 func intervalComplete(facts []fact, id int32, op asm.JumpOp, w32 bool) bool {
-	unsigned := func(op asm.JumpOp) bool {
-		switch op {
-		case asm.JEq, asm.JNE, asm.JGT, asm.JGE, asm.JLT, asm.JLE:
-			return true
+	if op == asm.JSet {
+		for _, f := range facts {
+			if f.id == id {
+				return false
+			}
 		}
-		return false
+		return true
 	}
-	seen := false
 	for _, f := range facts {
-		if f.id != id {
-			continue
-		}
-		seen = true
-		if !unsigned(f.op) || f.w32 != w32 {
+		if f.id == id && (f.op == asm.JSet || f.w32 != w32) {
 			return false
 		}
 	}
-	return !seen || unsigned(op)
+	return true
 }
 
 // markNull settles a NULL check on ptr in st: every copy of the pointer (same identity)
@@ -200,42 +196,29 @@ func addFact(st *state, f fact) {
 	st.facts = append(st.facts, f)
 }
 
-// decided looks for an earlier branch on the same value that settles this one.
+// decided looks for earlier branches on the same value that settle this one: the
+// unsigned and signed intervals they leave the value in, as the verifier's ranges do.
 func decided(facts []fact, id int32, op asm.JumpOp, w32 bool, c int64) outcome {
-	for i := len(facts) - 1; i >= 0; i-- {
-		f := facts[i]
-		if f.id != id || f.w32 != w32 {
-			continue
-		}
-		if f.op == op && f.c == c {
-			if f.taken {
-				return alwaysTaken
-			}
-			return neverTaken
-		}
-		// "value != c" is known: from JNE taken or JEQ not taken.
-		ne := (f.op == asm.JNE && f.taken) || (f.op == asm.JEq && !f.taken)
-		if ne && f.c == c {
-			switch op {
-			case asm.JEq:
-				return neverTaken
-			case asm.JNE:
-				return alwaysTaken
-			}
-		}
-	}
-	// The unsigned interval the earlier branches leave the value in.
-	lo, hi := uint64(0), ^uint64(0)
+	bits := 64
 	if w32 {
-		hi = 0xffffffff
+		bits = 32
 	}
+	// Work in the comparison's width: unsigned values as uint64, signed as int64.
+	umax := ^uint64(0) >> (64 - bits)
+	smin, smax := int64(-1)<<(bits-1), int64(^uint64(0)>>(64-bits+1))
+	toU := func(c int64) uint64 { return uint64(c) & umax }
+	toS := func(c int64) int64 {
+		if w32 {
+			return int64(int32(c))
+		}
+		return c
+	}
+	ulo, uhi := uint64(0), umax
+	slo, shi := smin, smax
+	seen := false
 	for _, f := range facts {
 		if f.id != id || f.w32 != w32 {
 			continue
-		}
-		fc := uint64(f.c)
-		if w32 {
-			fc = uint64(uint32(f.c))
 		}
 		op, taken := f.op, f.taken
 		if !taken { // the negation of each comparison
@@ -248,50 +231,114 @@ func decided(facts []fact, id int32, op asm.JumpOp, w32 bool, c int64) outcome {
 				op = asm.JGE
 			case asm.JLE:
 				op = asm.JGT
+			case asm.JSGT:
+				op = asm.JSLE
+			case asm.JSGE:
+				op = asm.JSLT
+			case asm.JSLT:
+				op = asm.JSGE
+			case asm.JSLE:
+				op = asm.JSGT
 			case asm.JNE:
 				op = asm.JEq
+			case asm.JEq:
+				op = asm.JNE
 			default:
 				continue
 			}
 		}
+		seen = true
+		uc, sc := toU(f.c), toS(f.c)
 		switch op {
 		case asm.JEq:
-			lo, hi = max(lo, fc), min(hi, fc)
+			ulo, uhi = max(ulo, uc), min(uhi, uc)
+			slo, shi = max(slo, sc), min(shi, sc)
+		case asm.JNE:
+			// Only an end of an interval can be cut off.
+			if ulo == uc && ulo < umax {
+				ulo++
+			}
+			if uhi == uc && uhi > 0 {
+				uhi--
+			}
+			if slo == sc && slo < smax {
+				slo++
+			}
+			if shi == sc && shi > smin {
+				shi--
+			}
 		case asm.JGT:
-			if fc < ^uint64(0) {
-				lo = max(lo, fc+1)
+			if uc < umax {
+				ulo = max(ulo, uc+1)
+			} else {
+				ulo, uhi = 1, 0
 			}
 		case asm.JGE:
-			lo = max(lo, fc)
+			ulo = max(ulo, uc)
 		case asm.JLT:
-			if fc > 0 {
-				hi = min(hi, fc-1)
+			if uc > 0 {
+				uhi = min(uhi, uc-1)
+			} else {
+				ulo, uhi = 1, 0
 			}
 		case asm.JLE:
-			hi = min(hi, fc)
+			uhi = min(uhi, uc)
+		case asm.JSGT:
+			if sc < smax {
+				slo = max(slo, sc+1)
+			} else {
+				slo, shi = 1, 0
+			}
+		case asm.JSGE:
+			slo = max(slo, sc)
+		case asm.JSLT:
+			if sc > smin {
+				shi = min(shi, sc-1)
+			} else {
+				slo, shi = 1, 0
+			}
+		case asm.JSLE:
+			shi = min(shi, sc)
 		}
 	}
-	if lo > hi {
+	if !seen {
+		return unknownOutcome
+	}
+	// Each interval bounds the other where it does not cross the sign boundary.
+	if slo >= 0 {
+		ulo, uhi = max(ulo, uint64(slo)), min(uhi, uint64(shi))
+	}
+	if uhi <= uint64(smax) {
+		slo, shi = max(slo, int64(ulo)), min(shi, int64(uhi))
+	}
+	if ulo > uhi || slo > shi {
 		return unknownOutcome // contradictory facts: a path no kernel walks to anyway
 	}
-	uc := uint64(c)
-	if w32 {
-		uc = uint64(uint32(c))
-	}
-	var all, none bool // every value in [lo, hi] takes the branch / none does
+	uc, sc := toU(c), toS(c)
+	var all, none bool // every possible value takes the branch / none does
 	switch op {
 	case asm.JEq:
-		all, none = lo == hi && lo == uc, uc < lo || uc > hi
+		all = (ulo == uhi && ulo == uc) || (slo == shi && slo == sc)
+		none = uc < ulo || uc > uhi || sc < slo || sc > shi
 	case asm.JNE:
-		all, none = uc < lo || uc > hi, lo == hi && lo == uc
+		all = uc < ulo || uc > uhi || sc < slo || sc > shi
+		none = (ulo == uhi && ulo == uc) || (slo == shi && slo == sc)
 	case asm.JGT:
-		all, none = lo > uc, hi <= uc
+		all, none = ulo > uc, uhi <= uc
 	case asm.JGE:
-		all, none = lo >= uc, hi < uc
+		all, none = ulo >= uc, uhi < uc
 	case asm.JLT:
-		all, none = hi < uc, lo >= uc
+		all, none = uhi < uc, ulo >= uc
 	case asm.JLE:
-		all, none = hi <= uc, lo > uc
+		all, none = uhi <= uc, ulo > uc
+	case asm.JSGT:
+		all, none = slo > sc, shi <= sc
+	case asm.JSGE:
+		all, none = slo >= sc, shi < sc
+	case asm.JSLT:
+		all, none = shi < sc, slo >= sc
+	case asm.JSLE:
+		all, none = shi <= sc, slo > sc
 	}
 	switch {
 	case all:

@@ -211,8 +211,8 @@ func (w *walker) exit(idx int, st *state) (int, bool) {
 				return 0, false
 			}
 		case rootRbLess:
-			// The tree's lock is the caller's to release.
-			if len(st.locks) == 1 && st.locks[0].class == rbLessClass {
+			// The tree's lock (the first) is the caller's to release.
+			if len(st.locks) == 1 {
 				return 0, false
 			}
 		}

@@ -78,21 +78,39 @@ func (w *walker) kfuncCall(idx int, st *state) (int, bool) {
 		}
 		r0 = w.graphNode(st, idx, r1, kindListHead)
 	case "bpf_rbtree_add":
+		if w.kind == rootRbLess {
+			return 0, false // refused in a less() callback, not for a lock rule
+		}
 		if !w.graphRoot(idx, st, r1, kindRbRoot, full) {
 			return 0, false
 		}
 		if cb := fr.regs[asm.R3]; cb.kind == vFunc {
-			w.rbLess[int(cb.n)] = true
+			if _, seen := w.rbLess[int(cb.n)]; !seen {
+				w.rbLess[int(cb.n)] = w.rootLock(st, r1)
+			}
 		}
 		r0 = define(st)
-	case "bpf_rbtree_first", "bpf_rbtree_remove", "bpf_rbtree_root", "bpf_rbtree_left", "bpf_rbtree_right":
+	case "bpf_rbtree_remove":
+		if w.kind == rootRbLess {
+			return 0, false // "bpf_rbtree_remove not allowed in rbtree cb"
+		}
 		if !w.graphRoot(idx, st, r1, kindRbRoot, full) {
 			return 0, false
 		}
 		r0 = w.graphNode(st, idx, r1, kindRbRoot)
+	case "bpf_rbtree_first", "bpf_rbtree_root", "bpf_rbtree_left", "bpf_rbtree_right":
+		if !w.graphRoot(idx, st, r1, kindRbRoot, full) {
+			return 0, false
+		}
+		r0 = w.graphNode(st, idx, r1, kindRbRoot)
+	case "bpf_throw":
+		// Never returns: an exception exit (under a lock the call check above spoke).
+		return 0, false
 	default:
 		if w.c.kfuncReturnsPointer(full) {
-			r0 = value{kind: vPtrNull, id: st.newID()}
+			// A kernel object (PTR_TO_BTF_ID): never a map value or an allocated
+			// object, whatever it is cast to.
+			r0 = value{kind: vPtrNull, flags: fBTF, id: st.newID()}
 		} else {
 			r0 = define(st)
 		}
@@ -109,9 +127,16 @@ func (w *walker) kfuncCall(idx int, st *state) (int, bool) {
 // value or object must be held (H1), and it must be that lock, not another (H2). What
 // is not a lock rule (a head at a wrong offset, a variable offset) is the kernel's to
 // say; the check stays silent then.
+//
+// It returns false when the path ends there: after a finding, or silently where the
+// kernel refuses the call for a reason that is not a lock rule (a pointer that is not at
+// a head it knows, a variable offset).
 func (w *walker) graphRoot(idx int, st *state, r value, want fieldKind, fn string) bool {
-	if (r.kind != vMapVal && r.kind != vObj) || !r.known() {
-		return true
+	if r.kind != vMapVal && r.kind != vObj {
+		return true // not a pointer the check follows
+	}
+	if !r.known() {
+		return false // "R1 doesn't have constant offset. bpf_list_head has to be at …"
 	}
 	lv := w.c.hview(r.home)
 	var root *field
@@ -121,7 +146,7 @@ func (w *walker) graphRoot(idx int, st *state, r value, want fieldKind, fn strin
 		}
 	}
 	if root == nil || lv.lock == nil {
-		return true // not a head the kernel knows: not a lock rule
+		return false // "bpf_list_head not found at offset=N": not a lock rule
 	}
 	class := w.c.class(r.home)
 	for _, l := range st.locks {
@@ -145,6 +170,21 @@ func (w *walker) graphRoot(idx int, st *state, r value, want fieldKind, fn strin
 		w.p.label(), what, w.c.describeHome(r.home), w.c.kernel, words),
 		"Take the bpf_spin_lock of the same map value, global section or object that holds the head, and call the list/rbtree kfunc before unlocking.")
 	return false
+}
+
+// rootLock is the lock held at a bpf_rbtree_add call that guards root r (the lock its
+// less() callback runs under), or an unnamed one.
+func (w *walker) rootLock(st *state, r value) heldLock {
+	if r.kind == vMapVal || r.kind == vObj {
+		class := w.c.class(r.home)
+		for _, l := range st.locks {
+			if l.class == class && l.id == r.id {
+				l.at = -1
+				return l
+			}
+		}
+	}
+	return heldLock{kind: lockSpin, home: -1, class: rbLessClass, at: -1, flagFrame: -1, flagSlot: -1}
 }
 
 // graphNode is what a graph kfunc returns: a node of the head's __contains type, at the

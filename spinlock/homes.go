@@ -145,6 +145,9 @@ func (c *checker) describeHome(h int32) string {
 	case homeInner:
 		return fmt.Sprintf("an inner map of %s", c.maps[hm.m].describe())
 	case homeAlloc:
+		if hm.typ.Name == "" {
+			return "an allocated object of an anonymous struct type"
+		}
 		return fmt.Sprintf("an allocated object of type \"struct %s\"", hm.typ.Name)
 	}
 	return hm.info.describe()

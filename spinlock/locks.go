@@ -44,7 +44,7 @@ func (w *walker) lockArg(idx int, st *state, kind lockKind, unlock bool, r value
 	if res {
 		switch {
 		case r.kind == vStack, r.kind == vCtx, r.kind == vMapPtr, r.kind == vMapPtrNull, r.kind == vMapValNull,
-			r.kind == vObjNull, r.kind == vFunc, r.kind == vScalar && r.known():
+			r.kind == vObjNull, r.kind == vFunc, r.kind == vScalar && r.known(), r.flags&(fRCU|fBTF) != 0 && (r.kind == vPtr || r.kind == vPtrNull):
 			w.report(st, idx, RuleR6, -1, fmt.Sprintf("%s calls %s on a %s, not on a lock inside a map value or an allocated object; the %s kernel says %q",
 				w.p.label(), fn, argKindName(r), w.c.kernel, wordsR6),
 				"Put the struct bpf_res_spin_lock in a map value (or a global in .bss/.data) and pass its address.")
@@ -144,15 +144,11 @@ func (w *walker) lock(idx int, st *state, kind lockKind, r value) bool {
 // the last one taken.
 func (w *walker) unlock(idx int, st *state, kind lockKind, r value) bool {
 	fn := lockFn(kind, true)
-	if w.kind == rootRbLess {
-		for _, l := range st.locks {
-			if l.class == rbLessClass {
-				w.report(st, idx, RuleH3, -1, fmt.Sprintf("%s calls %s inside the less() callback of bpf_rbtree_add, which runs under the tree's lock; the %s kernel says %q",
-					w.p.label(), fn, w.c.kernel, wordsH3),
-					"Only compare the two nodes in the callback: the caller holds the lock and releases it.")
-				return false
-			}
-		}
+	if w.kind == rootRbLess && kind == lockSpin {
+		w.report(st, idx, RuleH3, -1, fmt.Sprintf("%s calls %s inside the less() callback of bpf_rbtree_add, which runs under the tree's lock; the %s kernel says %q",
+			w.p.label(), fn, w.c.kernel, wordsH3),
+			"Only compare the two nodes in the callback: the caller holds the lock and releases it.")
+		return false
 	}
 	t, ok := w.lockArg(idx, st, kind, true, r)
 	if !ok {
@@ -339,7 +335,7 @@ func (w *walker) lockName(st *state, l heldLock) string {
 	if l.kind != lockSpin {
 		kind = "bpf_res_spin_lock"
 	}
-	if l.class == rbLessClass {
+	if l.cb {
 		return "the lock of the rbtree whose less() callback this is"
 	}
 	if l.home < 0 || int(l.home) >= len(w.c.homes) {
@@ -435,8 +431,11 @@ func argTypeName(r value) string {
 			return "scalar" // a number the check knows (an unknown one may be a pointer it does not follow)
 		}
 	}
-	if r.kind == vPtr && r.flags&fRCU != 0 {
+	if (r.kind == vPtr || r.kind == vPtrNull) && r.flags&fRCU != 0 {
 		return "rcu_ptr_"
+	}
+	if (r.kind == vPtr || r.kind == vPtrNull) && r.flags&fBTF != 0 {
+		return "ptr_" // a kernel object from a kfunc: "R1 type=…ptr_ expected=map_value, ptr_"
 	}
 	return ""
 }
@@ -456,8 +455,11 @@ func argKindName(r value) string {
 	case vScalar, vErrno:
 		return "number"
 	}
-	if r.kind == vPtr && r.flags&fRCU != 0 {
+	if (r.kind == vPtr || r.kind == vPtrNull) && r.flags&fRCU != 0 {
 		return "kptr read in place (an RCU pointer: take the object out with bpf_kptr_xchg first)"
+	}
+	if (r.kind == vPtr || r.kind == vPtrNull) && r.flags&fBTF != 0 {
+		return "kernel object returned by a kfunc"
 	}
 	return "value"
 }

@@ -81,6 +81,8 @@ type heldLock struct {
 	// irqsave: the stack slot (frame, slot) holding the saved flags.
 	flagFrame int8
 	flagSlot  int8
+	// cb: the caller's lock an rbtree less() callback runs under.
+	cb bool
 }
 
 // fact records the outcome of a branch on a scalar the check could not decide, so that

@@ -44,6 +44,7 @@ const (
 	fKnown = 1 << iota // scalar: n is the value; pointer: n is the offset
 	fBnd               // scalar, not known: n is an unsigned upper bound
 	fRCU               // vPtr, vPtrNull: a kptr read in place (the verifier's rcu_ptr_)
+	fBTF               // vPtr, vPtrNull: a kernel object a kfunc returned (PTR_TO_BTF_ID)
 )
 
 func (v value) known() bool { return v.flags&fKnown != 0 }

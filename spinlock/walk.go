@@ -40,7 +40,7 @@ const (
 )
 
 // rbLessClass is the identity class of the lock an rbtree less() callback runs under
-// (the caller's; the callback cannot name it).
+// when the check could not name it.
 const rbLessClass = -3
 
 type workItem struct {
@@ -62,8 +62,9 @@ type walker struct {
 	kind    int // the root being walked
 	stopped bool
 	stopIdx int // where the walk stopped, when stopped
-	// rbLess marks callbacks seen as the less() of bpf_rbtree_add (by entry index).
-	rbLess map[int]bool
+	// rbLess holds, for callbacks seen as the less() of bpf_rbtree_add (by entry
+	// index), the lock they run under.
+	rbLess map[int]heldLock
 }
 
 func newWalker(c *checker, p *progInfo) *walker {
@@ -74,7 +75,7 @@ func newWalker(c *checker, p *progInfo) *walker {
 		seed:    maphash.MakeSeed(),
 		seen:    make(map[uint64][]*state),
 		stopIdx: noInsn,
-		rbLess:  make(map[int]bool),
+		rbLess:  make(map[int]heldLock),
 	}
 }
 
@@ -86,8 +87,8 @@ func (w *walker) run() {
 		w.walkRoot(r, rootGlobal)
 	}
 	for _, r := range w.p.callbackRoots {
-		if w.rbLess[r] {
-			w.walkRoot(r, rootRbLess)
+		if l, ok := w.rbLess[r]; ok {
+			w.walkRoot(r, rootRbLess, l)
 		} else {
 			w.walkRoot(r, rootCallback)
 		}
@@ -112,7 +113,9 @@ func (w *walker) incomplete() {
 	w.c.add(f)
 }
 
-func (w *walker) walkRoot(start, kind int) {
+// walkRoot walks every path from start; held is what the root runs under (an rbtree
+// less() callback: the tree's lock).
+func (w *walker) walkRoot(start, kind int, held ...heldLock) {
 	w.kind = kind
 	st := &state{frames: make([]frame, 1, maxFrames), line: -1, prevLine: -1}
 	fr := &st.frames[0]
@@ -125,8 +128,11 @@ func (w *walker) walkRoot(start, kind int) {
 		}
 	}
 	fr.regs[asm.R10] = value{kind: vStack, flags: fKnown, frame: 0}
-	if kind == rootRbLess {
-		st.locks = []heldLock{{kind: lockSpin, home: -1, class: rbLessClass, at: int32(start)}}
+	if kind == rootRbLess && len(held) == 1 {
+		l := held[0]
+		l.at, l.cb = int32(start), true
+		st.locks = []heldLock{l}
+		st.nextID = 1 << 20 // above the caller's identities the lock may carry
 	}
 	w.work = append(w.work[:0], workItem{start, st})
 	for len(w.work) > 0 {
