@@ -196,149 +196,200 @@ func addFact(st *state, f fact) {
 	st.facts = append(st.facts, f)
 }
 
-// decided looks for earlier branches on the same value that settle this one: the
-// unsigned and signed intervals they leave the value in, as the verifier's ranges do.
-func decided(facts []fact, id int32, op asm.JumpOp, w32 bool, c int64) outcome {
-	bits := 64
+// srange is what the walk knows of a scalar in one width (64 or 32 bits): an unsigned
+// and a signed interval, as the verifier's ranges, from its value and the branches
+// taken on it.
+type srange struct {
+	w32      bool
+	ulo, uhi uint64
+	slo, shi int64
+}
+
+func widthBounds(w32 bool) (umax uint64, smin, smax int64) {
 	if w32 {
-		bits = 32
+		return 0xffffffff, -1 << 31, 1<<31 - 1
 	}
-	// Work in the comparison's width: unsigned values as uint64, signed as int64.
-	umax := ^uint64(0) >> (64 - bits)
-	smin, smax := int64(-1)<<(bits-1), int64(^uint64(0)>>(64-bits+1))
-	toU := func(c int64) uint64 { return uint64(c) & umax }
-	toS := func(c int64) int64 {
-		if w32 {
-			return int64(int32(c))
-		}
-		return c
+	return ^uint64(0), -1 << 63, 1<<63 - 1
+}
+
+func (r srange) u(c int64) uint64 {
+	if r.w32 {
+		return uint64(uint32(c))
 	}
-	ulo, uhi := uint64(0), umax
-	slo, shi := smin, smax
-	seen := false
+	return uint64(c)
+}
+
+func (r srange) s(c int64) int64 {
+	if r.w32 {
+		return int64(int32(c))
+	}
+	return c
+}
+
+// rangeOf is what the walk knows of scalar v in the given width, from its value and the
+// facts of its state. ok is false when a fact it cannot express (a bit test) applies:
+// then only an identical fact list tells two states apart.
+func rangeOf(v value, facts []fact, w32 bool) (r srange, ok bool) {
+	umax, smin, smax := widthBounds(w32)
+	r = srange{w32: w32, ulo: 0, uhi: umax, slo: smin, shi: smax}
+	switch {
+	case v.kind == vScalar && v.known():
+		r.ulo, r.uhi = r.u(v.n), r.u(v.n)
+		r.slo, r.shi = r.s(v.n), r.s(v.n)
+		return r, true
+	case v.kind == vScalar && v.bnd():
+		r.uhi = min(umax, v.max())
+	}
+	ok = true
+	if v.id == 0 {
+		return r.normal(), ok
+	}
 	for _, f := range facts {
-		if f.id != id || f.w32 != w32 {
+		if f.id != v.id || f.w32 != w32 {
 			continue
 		}
-		op, taken := f.op, f.taken
-		if !taken { // the negation of each comparison
-			switch op {
-			case asm.JGT:
-				op = asm.JLE
-			case asm.JGE:
-				op = asm.JLT
-			case asm.JLT:
-				op = asm.JGE
-			case asm.JLE:
-				op = asm.JGT
-			case asm.JSGT:
-				op = asm.JSLE
-			case asm.JSGE:
-				op = asm.JSLT
-			case asm.JSLT:
-				op = asm.JSGE
-			case asm.JSLE:
-				op = asm.JSGT
-			case asm.JNE:
-				op = asm.JEq
-			case asm.JEq:
-				op = asm.JNE
-			default:
-				continue
-			}
+		if f.op == asm.JSet {
+			ok = false
+			continue
 		}
-		seen = true
-		uc, sc := toU(f.c), toS(f.c)
+		r = r.apply(f.op, f.c, f.taken)
+	}
+	return r.normal(), ok
+}
+
+// apply narrows r by the outcome of `value op c`.
+func (r srange) apply(op asm.JumpOp, c int64, taken bool) srange {
+	umax, smin, smax := widthBounds(r.w32)
+	if !taken { // the negation of each comparison
 		switch op {
-		case asm.JEq:
-			ulo, uhi = max(ulo, uc), min(uhi, uc)
-			slo, shi = max(slo, sc), min(shi, sc)
-		case asm.JNE:
-			// Only an end of an interval can be cut off.
-			if ulo == uc && ulo < umax {
-				ulo++
-			}
-			if uhi == uc && uhi > 0 {
-				uhi--
-			}
-			if slo == sc && slo < smax {
-				slo++
-			}
-			if shi == sc && shi > smin {
-				shi--
-			}
 		case asm.JGT:
-			if uc < umax {
-				ulo = max(ulo, uc+1)
-			} else {
-				ulo, uhi = 1, 0
-			}
+			op = asm.JLE
 		case asm.JGE:
-			ulo = max(ulo, uc)
+			op = asm.JLT
 		case asm.JLT:
-			if uc > 0 {
-				uhi = min(uhi, uc-1)
-			} else {
-				ulo, uhi = 1, 0
-			}
+			op = asm.JGE
 		case asm.JLE:
-			uhi = min(uhi, uc)
+			op = asm.JGT
 		case asm.JSGT:
-			if sc < smax {
-				slo = max(slo, sc+1)
-			} else {
-				slo, shi = 1, 0
-			}
+			op = asm.JSLE
 		case asm.JSGE:
-			slo = max(slo, sc)
+			op = asm.JSLT
 		case asm.JSLT:
-			if sc > smin {
-				shi = min(shi, sc-1)
-			} else {
-				slo, shi = 1, 0
-			}
+			op = asm.JSGE
 		case asm.JSLE:
-			shi = min(shi, sc)
+			op = asm.JSGT
+		case asm.JNE:
+			op = asm.JEq
+		case asm.JEq:
+			op = asm.JNE
+		default:
+			return r
 		}
 	}
-	if !seen {
-		return unknownOutcome
+	uc, sc := r.u(c), r.s(c)
+	empty := func() srange { r.ulo, r.uhi = 1, 0; return r }
+	switch op {
+	case asm.JEq:
+		r.ulo, r.uhi = max(r.ulo, uc), min(r.uhi, uc)
+		r.slo, r.shi = max(r.slo, sc), min(r.shi, sc)
+	case asm.JNE:
+		// Only an end of an interval can be cut off.
+		if r.ulo == uc && r.ulo < umax {
+			r.ulo++
+		}
+		if r.uhi == uc && r.uhi > 0 {
+			r.uhi--
+		}
+		if r.slo == sc && r.slo < smax {
+			r.slo++
+		}
+		if r.shi == sc && r.shi > smin {
+			r.shi--
+		}
+	case asm.JGT:
+		if uc == umax {
+			return empty()
+		}
+		r.ulo = max(r.ulo, uc+1)
+	case asm.JGE:
+		r.ulo = max(r.ulo, uc)
+	case asm.JLT:
+		if uc == 0 {
+			return empty()
+		}
+		r.uhi = min(r.uhi, uc-1)
+	case asm.JLE:
+		r.uhi = min(r.uhi, uc)
+	case asm.JSGT:
+		if sc == smax {
+			return empty()
+		}
+		r.slo = max(r.slo, sc+1)
+	case asm.JSGE:
+		r.slo = max(r.slo, sc)
+	case asm.JSLT:
+		if sc == smin {
+			return empty()
+		}
+		r.shi = min(r.shi, sc-1)
+	case asm.JSLE:
+		r.shi = min(r.shi, sc)
 	}
-	// Each interval bounds the other where it does not cross the sign boundary.
-	if slo >= 0 {
-		ulo, uhi = max(ulo, uint64(slo)), min(uhi, uint64(shi))
+	return r
+}
+
+// normal lets each interval bound the other where it does not cross the sign boundary.
+func (r srange) normal() srange {
+	_, _, smax := widthBounds(r.w32)
+	if r.slo >= 0 && r.slo <= r.shi {
+		r.ulo, r.uhi = max(r.ulo, uint64(r.slo)), min(r.uhi, uint64(r.shi))
 	}
-	if uhi <= uint64(smax) {
-		slo, shi = max(slo, int64(ulo)), min(shi, int64(uhi))
+	if r.uhi <= uint64(smax) && r.ulo <= r.uhi {
+		r.slo, r.shi = max(r.slo, int64(r.ulo)), min(r.shi, int64(r.uhi))
 	}
-	if ulo > uhi || slo > shi {
+	return r
+}
+
+func (r srange) empty() bool { return r.ulo > r.uhi || r.slo > r.shi }
+
+// contains reports whether every value r2 allows, r allows.
+func (r srange) contains(r2 srange) bool {
+	if r2.empty() {
+		return true
+	}
+	return r.ulo <= r2.ulo && r2.uhi <= r.uhi && r.slo <= r2.slo && r2.shi <= r.shi
+}
+
+// decide settles `value op c` over r, if every value in r agrees.
+func (r srange) decide(op asm.JumpOp, c int64) outcome {
+	if r.empty() {
 		return unknownOutcome // contradictory facts: a path no kernel walks to anyway
 	}
-	uc, sc := toU(c), toS(c)
+	uc, sc := r.u(c), r.s(c)
 	var all, none bool // every possible value takes the branch / none does
 	switch op {
 	case asm.JEq:
-		all = (ulo == uhi && ulo == uc) || (slo == shi && slo == sc)
-		none = uc < ulo || uc > uhi || sc < slo || sc > shi
+		all = (r.ulo == r.uhi && r.ulo == uc) || (r.slo == r.shi && r.slo == sc)
+		none = uc < r.ulo || uc > r.uhi || sc < r.slo || sc > r.shi
 	case asm.JNE:
-		all = uc < ulo || uc > uhi || sc < slo || sc > shi
-		none = (ulo == uhi && ulo == uc) || (slo == shi && slo == sc)
+		all = uc < r.ulo || uc > r.uhi || sc < r.slo || sc > r.shi
+		none = (r.ulo == r.uhi && r.ulo == uc) || (r.slo == r.shi && r.slo == sc)
 	case asm.JGT:
-		all, none = ulo > uc, uhi <= uc
+		all, none = r.ulo > uc, r.uhi <= uc
 	case asm.JGE:
-		all, none = ulo >= uc, uhi < uc
+		all, none = r.ulo >= uc, r.uhi < uc
 	case asm.JLT:
-		all, none = uhi < uc, ulo >= uc
+		all, none = r.uhi < uc, r.ulo >= uc
 	case asm.JLE:
-		all, none = uhi <= uc, ulo > uc
+		all, none = r.uhi <= uc, r.ulo > uc
 	case asm.JSGT:
-		all, none = slo > sc, shi <= sc
+		all, none = r.slo > sc, r.shi <= sc
 	case asm.JSGE:
-		all, none = slo >= sc, shi < sc
+		all, none = r.slo >= sc, r.shi < sc
 	case asm.JSLT:
-		all, none = shi < sc, slo >= sc
+		all, none = r.shi < sc, r.slo >= sc
 	case asm.JSLE:
-		all, none = shi <= sc, slo > sc
+		all, none = r.shi <= sc, r.slo > sc
 	}
 	switch {
 	case all:
@@ -347,6 +398,22 @@ func decided(facts []fact, id int32, op asm.JumpOp, w32 bool, c int64) outcome {
 		return neverTaken
 	}
 	return unknownOutcome
+}
+
+// decided looks for earlier branches on the same value that settle this one: the
+// unsigned and signed intervals they leave the value in, as the verifier's ranges do.
+func decided(facts []fact, id int32, op asm.JumpOp, w32 bool, c int64) outcome {
+	seen := false
+	for _, f := range facts {
+		if f.id == id && f.w32 == w32 && f.op != asm.JSet {
+			seen = true
+		}
+	}
+	if !seen {
+		return unknownOutcome
+	}
+	r, _ := rangeOf(value{kind: vScalar, id: id}, facts, w32)
+	return r.decide(op, c)
 }
 
 func compare(op asm.JumpOp, a, b int64, w32 bool) bool {

@@ -106,10 +106,14 @@ type state struct {
 	// line and prevLine are the last two distinct source lines the path ran (instruction
 	// indexes), so that an exit can be blamed on the return that reached it.
 	line, prevLine int32
+	// steps and jumps since the path last left a state at a prune point (the verifier
+	// leaves one only every 8 instructions and 2 jumps).
+	stepsSince, jumpsSince uint16
 }
 
 func (s *state) clone() *state {
-	c := &state{uncertain: s.uncertain, nextID: s.nextID, line: s.line, prevLine: s.prevLine}
+	c := &state{uncertain: s.uncertain, nextID: s.nextID, line: s.line, prevLine: s.prevLine,
+		stepsSince: s.stepsSince, jumpsSince: s.jumpsSince}
 	c.frames = make([]frame, len(s.frames), len(s.frames)+1)
 	for i := range s.frames {
 		c.frames[i] = s.frames[i]

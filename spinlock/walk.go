@@ -25,10 +25,14 @@ const (
 	stepBudget = 1 << 21
 	// bucketCap bounds the states kept per prune point and shape; older ones give
 	// way (pruning gets weaker, the walk stays exact).
-	bucketCap = 48
+	bucketCap = 512
 	// storedCap bounds the states kept per program.
-	storedCap = 1 << 17
+	storedCap = 1 << 18
 	noInsn    = -1
+	// addSteps and addJumps: a path keeps a state at a prune point only after this many
+	// instructions and jumps since the last one it kept.
+	addSteps = 8
+	addJumps = 2
 )
 
 // Root kinds: where a walk starts and what holds there.
@@ -54,7 +58,7 @@ type walker struct {
 	p       *progInfo
 	lv      *progLiveness
 	seed    maphash.Seed
-	seen    map[uint64][]*state
+	seen    map[uint64]*bucket
 	stored  int
 	steps   int
 	work    []workItem
@@ -65,17 +69,27 @@ type walker struct {
 	// rbLess holds, for callbacks seen as the less() of bpf_rbtree_add (by entry
 	// index), the lock they run under.
 	rbLess map[int]heldLock
+	// lastDiff remembers, per instruction, the register (0–9) or slot (16+k) whose values
+	// last told two states apart there: covers compares it first.
+	lastDiff []uint8
+	budget   int // steps allowed (stepBudget)
+	compares int // covers calls, for tests
+	// onMiss, when set (tests), sees each state no stored one covered, with the newest
+	// of those it was compared with.
+	onMiss func(idx int, old, st *state)
 }
 
 func newWalker(c *checker, p *progInfo) *walker {
 	return &walker{
-		c:       c,
-		p:       p,
-		lv:      analyseLiveness(p),
-		seed:    maphash.MakeSeed(),
-		seen:    make(map[uint64][]*state),
-		stopIdx: noInsn,
-		rbLess:  make(map[int]heldLock),
+		c:        c,
+		p:        p,
+		lv:       analyseLiveness(p),
+		seed:     maphash.MakeSeed(),
+		seen:     make(map[uint64]*bucket),
+		stopIdx:  noInsn,
+		rbLess:   make(map[int]heldLock),
+		lastDiff: make([]uint8, len(p.insns)),
+		budget:   stepBudget,
 	}
 }
 
@@ -156,9 +170,15 @@ func (w *walker) path(idx int, st *state) {
 			return
 		}
 		w.steps++
-		if w.steps > stepBudget {
+		if w.steps > w.budget {
 			w.stopped, w.stopIdx = true, idx
 			return
+		}
+		if st.stepsSince < 1<<15 {
+			st.stepsSince++
+		}
+		if op := p.insns[idx].OpCode; op.Class().IsJump() && op.JumpOp() != asm.Call && op.JumpOp() != asm.Exit && st.jumpsSince < 1<<15 {
+			st.jumpsSince++
 		}
 		if st.line < 0 || p.lineKey[idx] != p.lineKey[st.line] {
 			st.prevLine, st.line = st.line, int32(idx)
@@ -175,23 +195,126 @@ func (w *walker) path(idx int, st *state) {
 // copy of st for later paths.
 func (w *walker) visited(idx int, st *state) bool {
 	key := w.key(idx, st)
-	bucket := w.seen[key]
-	for _, old := range bucket {
-		if w.covers(old, st, idx) {
-			return true
+	b := w.seen[key]
+	if b == nil {
+		b = &bucket{disc: noDisc}
+		w.seen[key] = b
+	}
+	var last *state
+	for _, list := range b.candidates(st) {
+		for i := len(list) - 1; i >= 0; i-- {
+			old := list[i]
+			if w.covers(old, st, idx) {
+				return true
+			}
+			last = old
 		}
 	}
-	if w.stored >= storedCap {
+	if w.onMiss != nil && last != nil {
+		w.onMiss(idx, last, st)
+	}
+	// Keep a state only every few instructions and jumps, as the verifier does: it is
+	// cheaper to walk a few instructions again than to compare with every state.
+	if w.stored >= storedCap || st.stepsSince < addSteps || st.jumpsSince < addJumps {
 		return false
 	}
-	if len(bucket) >= bucketCap {
-		copy(bucket, bucket[1:])
-		bucket = bucket[:len(bucket)-1]
-		w.stored--
-	}
-	w.seen[key] = append(bucket, st.clone())
+	st.stepsSince, st.jumpsSince = 0, 0
+	b.add(w, idx, st.clone())
 	w.stored++
 	return false
+}
+
+// A bucket holds the states kept at one prune point (and shape). Once it grows, it is
+// split on one register or slot (the discriminator: a loop counter, typically) by the
+// constant it holds there: an old state whose discriminator is the constant c can only
+// cover a state with c there too, so a lookup reads the states of one constant and
+// those where the discriminator is not a constant.
+type bucket struct {
+	all   []*state // before the split
+	disc  int      // noDisc, a register (0–9) or 16+slot
+	parts map[int64][]*state
+	other []*state
+}
+
+const (
+	noDisc   = -1
+	splitLen = 16
+)
+
+// discValue is the top frame's value at discriminator d.
+func discValue(st *state, d int) value {
+	fr := st.cur()
+	if d < 16 {
+		return fr.regs[d]
+	}
+	return fr.slot(d - 16)
+}
+
+func (b *bucket) candidates(st *state) [][]*state {
+	if b.disc == noDisc {
+		return [][]*state{b.all}
+	}
+	if v := discValue(st, b.disc); v.kind == vScalar && v.known() {
+		return [][]*state{b.other, b.parts[v.n]}
+	}
+	return [][]*state{b.other}
+}
+
+func (b *bucket) add(w *walker, idx int, st *state) {
+	if b.disc == noDisc {
+		b.all = append(b.all, st)
+		if len(b.all) > bucketCap {
+			b.all = b.all[1:]
+			w.stored--
+		}
+		if len(b.all) >= splitLen {
+			b.split(w, idx)
+		}
+		return
+	}
+	if v := discValue(st, b.disc); v.kind == vScalar && v.known() {
+		b.parts[v.n] = append(b.parts[v.n], st)
+		return
+	}
+	b.other = append(b.other, st)
+}
+
+// split picks the relevant register or slot holding the most distinct constants among
+// the bucket's states, and sorts them by it.
+func (b *bucket) split(w *walker, idx int) {
+	rel := w.lv.rel[idx]
+	best, bestN := noDisc, 1
+	count := func(d int) int {
+		seen := make(map[int64]struct{})
+		for _, s := range b.all {
+			if v := discValue(s, d); v.kind == vScalar && v.known() {
+				seen[v.n] = struct{}{}
+			}
+		}
+		return len(seen)
+	}
+	for r := asm.R0; r < asm.R10; r++ {
+		if rel.regs&regBit(r) != 0 {
+			if n := count(int(r)); n > bestN {
+				best, bestN = int(r), n
+			}
+		}
+	}
+	for sl := uint64(rel.slots); sl != 0; sl &= sl - 1 {
+		k := bits.TrailingZeros64(sl)
+		if n := count(16 + k); n > bestN {
+			best, bestN = 16+k, n
+		}
+	}
+	if best == noDisc {
+		return
+	}
+	b.disc, b.parts = best, make(map[int64][]*state)
+	all := b.all
+	b.all = nil
+	for _, s := range all {
+		b.add(w, idx, s)
+	}
 }
 
 // key hashes what two states must share exactly to be compared: the instruction, the
@@ -261,11 +384,42 @@ func (m *idMap) pointer(o, c int32) bool {
 	return true
 }
 
+func hasFacts(facts []fact, id int32) bool {
+	for _, f := range facts {
+		if f.id == id && id != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// sameBitFacts reports whether every bit test the old state learnt on its value the new
+// one learnt on its own.
+func sameBitFacts(ofacts []fact, oid int32, cfacts []fact, cid int32) bool {
+	for _, fo := range ofacts {
+		if fo.id != oid || fo.op != asm.JSet {
+			continue
+		}
+		found := false
+		for _, fc := range cfacts {
+			if fc.id == cid && fc.op == fo.op && fc.w32 == fo.w32 && fc.c == fo.c && fc.taken == fo.taken {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 const calleeSaved = regSet(1<<asm.R6 | 1<<asm.R7 | 1<<asm.R8 | 1<<asm.R9)
 
 // covers reports whether every path from st at idx is also a path from old (with at
 // least the same findings), so that st need not be walked.
 func (w *walker) covers(old, st *state, idx int) bool {
+	w.compares++
 	if old.uncertain != 0 && st.uncertain == 0 {
 		return false
 	}
@@ -281,6 +435,21 @@ func (w *walker) covers(old, st *state, idx int) bool {
 		}
 	}
 	top := len(old.frames) - 1
+	// The place that told states apart last time here most likely does again.
+	if d := w.lastDiff[idx]; d != 0 {
+		fo, fc := &old.frames[top], &st.frames[top]
+		live, rel := w.lv.live[idx], w.lv.rel[idx]
+		var pm idMap
+		if d < 16 {
+			r := asm.Register(d - 1)
+			if live.regs&regBit(r) != 0 && !covValue(fo.regs[r], fc.regs[r], rel.regs&regBit(r) != 0, &pm, old.facts, st.facts) {
+				return false
+			}
+		} else if k := int(d - 16); uint64(live.slots)&(1<<k) != 0 &&
+			!covValue(fo.slot(k), fc.slot(k), uint64(rel.slots)&(1<<k) != 0, &pm, old.facts, st.facts) {
+			return false
+		}
+	}
 	for f := top; f >= 0; f-- {
 		fo, fc := &old.frames[f], &st.frames[f]
 		if fo.fn != fc.fn || fo.ret != fc.ret {
@@ -303,40 +472,39 @@ func (w *walker) covers(old, st *state, idx int) bool {
 			if live.regs&regBit(r) == 0 {
 				continue
 			}
-			if !covValue(fo.regs[r], fc.regs[r], rel.regs&regBit(r) != 0, &m) {
+			if !covValue(fo.regs[r], fc.regs[r], rel.regs&regBit(r) != 0, &m, old.facts, st.facts) {
+				if f == top {
+					w.lastDiff[idx] = uint8(r) + 1
+				}
 				return false
 			}
 		}
 		for s := uint64(live.slots) & (fo.used | fc.used); s != 0; s &= s - 1 {
 			k := bits.TrailingZeros64(s)
-			if !covValue(fo.slot(k), fc.slot(k), uint64(rel.slots)&(1<<k) != 0, &m) {
+			if !covValue(fo.slot(k), fc.slot(k), uint64(rel.slots)&(1<<k) != 0, &m, old.facts, st.facts) {
+				if f == top {
+					w.lastDiff[idx] = uint8(16 + k)
+				}
 				return false
 			}
-		}
-	}
-	// What the old state learnt of a value it still compares, the new one knows too.
-	for _, fo := range old.facts {
-		cid, ok := lookupPair(m.scal, fo.id)
-		if !ok {
-			continue
-		}
-		found := false
-		for _, fc := range st.facts {
-			if fc.id == cid && fc.op == fo.op && fc.w32 == fo.w32 && fc.c == fo.c && fc.taken == fo.taken {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
 		}
 	}
 	return true
 }
 
 // covValue reports whether old value o is at least as general as c. relevant says
-// whether a scalar's number still matters.
-func covValue(o, c value, relevant bool, m *idMap) bool {
+// whether a scalar's number still matters; then what each state knows of it (its value,
+// and the ranges the branches taken on it leave) must be at least as wide in o.
+func covValue(o, c value, relevant bool, m *idMap, ofacts, cfacts []fact) bool {
+	// An uninitialised register or slot acts as an unknown number in the walk (reading
+	// one is the kernel's error, not a lock rule's), and liveness here is per
+	// instruction, not per path: compare it as one.
+	if o.kind == vNone {
+		o = value{kind: vScalar}
+	}
+	if c.kind == vNone {
+		c = value{kind: vScalar}
+	}
 	if o.isScalar() && c.isScalar() {
 		if !relevant {
 			return true
@@ -344,14 +512,34 @@ func covValue(o, c value, relevant bool, m *idMap) bool {
 		if !m.scalar(o.id, c.id) {
 			return false
 		}
-		if o.kind == vErrno || c.kind == vErrno {
-			return o.kind == c.kind || (o.kind == vScalar && !o.known() && !o.bnd())
+		// The common cases without ranges: a constant, and a number known nothing of.
+		if o.kind == vScalar && c.kind == vScalar {
+			if o.known() {
+				return c.known() && c.n == o.n
+			}
+			if !hasFacts(ofacts, o.id) {
+				switch {
+				case !o.bnd():
+					return true
+				case c.known():
+					return uint64(c.n) <= o.max()
+				case c.bnd() && c.max() <= o.max():
+					return true
+				}
+			}
 		}
-		switch {
-		case o.known():
-			return c.known() && c.n == o.n
-		case o.bnd():
-			return (c.known() && uint64(c.n) <= o.max()) || (c.bnd() && c.max() <= o.max())
+		if o.kind == vErrno || c.kind == vErrno {
+			return (o.kind == c.kind && o.n == c.n) || (o.kind == vScalar && !o.known() && !o.bnd() && !hasFacts(ofacts, o.id))
+		}
+		for _, w32 := range [2]bool{false, true} {
+			or, ok1 := rangeOf(o, ofacts, w32)
+			cr, ok2 := rangeOf(c, cfacts, w32)
+			if !or.contains(cr) {
+				return false
+			}
+			if !ok1 && !(ok2 && sameBitFacts(ofacts, o.id, cfacts, c.id)) {
+				return false
+			}
 		}
 		return true
 	}
