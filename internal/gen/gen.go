@@ -77,12 +77,12 @@ func Generate(opts Options) ([]byte, error) {
 	}
 	obj, err := readObject(opts.Object)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", opts.ObjectFile, err)
+		return nil, printable{fmt.Errorf("%s: %w", opts.ObjectFile, err)}
 	}
 	sk := &skeleton{opts: opts, obj: obj, stem: Stem(opts.ObjectFile)}
 	src, err := sk.generate()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", opts.ObjectFile, err)
+		return nil, printable{fmt.Errorf("%s: %w", opts.ObjectFile, err)}
 	}
 	out, err := format.Source(src)
 	if err != nil {

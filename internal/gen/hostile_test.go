@@ -144,16 +144,23 @@ func stringArgs(f *ast.File, name string) []string {
 			return true
 		}
 		for _, a := range call.Args {
-			if lit, ok := a.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				s, err := strconv.Unquote(lit.Value)
-				if err == nil {
-					out = append(out, s)
-				}
+			if s, ok := stringLit(a); ok {
+				out = append(out, s)
 			}
 		}
 		return true
 	})
 	return out
+}
+
+// stringLit is the value of a string literal.
+func stringLit(e ast.Expr) (string, bool) {
+	lit, ok := e.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(lit.Value)
+	return s, err == nil
 }
 
 // TestGoWordsAsNames gives every place a C name that is a Go keyword, a predeclared

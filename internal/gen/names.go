@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // GoName turns a C identifier into an exported Go one: the parts between underscores
@@ -114,6 +115,37 @@ func text(s string) string {
 func quoteComment(s string) string {
 	return strings.ReplaceAll(strconv.QuoteToASCII(s), "*/", `*\x2f`)
 }
+
+// printable is an error whose message is one line of printable text: the BTF reader and
+// the ELF reader put names from the object into their errors as they are, and an
+// escape sequence or a newline in one must not reach the user's terminal or log. Every
+// control character, Unicode format character (bidirectional overrides) and invalid
+// byte is written as a Go escape. It unwraps to the error it wraps.
+type printable struct{ err error }
+
+func (e printable) Error() string {
+	msg := e.err.Error()
+	var b strings.Builder
+	for len(msg) > 0 {
+		r, n := utf8.DecodeRuneInString(msg)
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, msg[0])
+		case r < 0x80 && unicode.IsControl(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r > 0xffff && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r)):
+			fmt.Fprintf(&b, `\U%08x`, r)
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029':
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+		msg = msg[n:]
+	}
+	return b.String()
+}
+
+func (e printable) Unwrap() error { return e.err }
 
 // scope hands out unique Go names within one namespace (the package, or the fields and
 // methods of one type). The first claim of a name gets it; later claims of the same name

@@ -192,3 +192,38 @@ func write(rawBTF []byte, progs []Program, secs []*btf.Datasec, order binary.Byt
 	copy(out, hdr.Bytes())
 	return slices.Clip(out)
 }
+
+// ReplaceSection returns a copy of the ELF object obj whose section name holds data
+// instead: data is appended and the section header points at it, so that every other
+// section stays where it was. obj must be a 64-bit ELF.
+func ReplaceSection(obj []byte, name string, data []byte) ([]byte, error) {
+	f, err := elf.NewFile(bytes.NewReader(obj))
+	if err != nil {
+		return nil, err
+	}
+	if f.Class != elf.ELFCLASS64 {
+		return nil, fmt.Errorf("%s ELF, want 64-bit", f.Class)
+	}
+	idx := -1
+	for i, s := range f.Sections {
+		if s.Name == name {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return nil, fmt.Errorf("no section %s", name)
+	}
+	order := f.ByteOrder
+	shoff := order.Uint64(obj[0x28:])
+	shentsize := uint64(order.Uint16(obj[0x3a:]))
+	out := slices.Clone(obj)
+	for len(out)%8 != 0 {
+		out = append(out, 0)
+	}
+	off := uint64(len(out))
+	out = append(out, data...)
+	hdr := out[shoff+uint64(idx)*shentsize:]
+	order.PutUint64(hdr[24:], off)               // sh_offset
+	order.PutUint64(hdr[32:], uint64(len(data))) // sh_size
+	return out, nil
+}
