@@ -35,7 +35,7 @@ func runGen(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	pkg := fs.String("package", "", "Go package name (default: the object's stem, e.g. minimal)")
-	output := fs.String("output", "", "Go file to write (default: STEM.skel.go in the current directory)")
+	output := fs.String("output", "", "Go file to write, below the current directory or absolute (default: STEM.skel.go in the current directory)")
 	var types stringList
 	fs.Var(&types, "type", "a C type (struct, union, enum or typedef name) to generate a Go type for; repeatable or comma-separated")
 	fs.Usage = func() {
