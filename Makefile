@@ -68,6 +68,9 @@ unit:
 fuzz:
 	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzInterpret$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzNames$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzLayout$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzBTF$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 ## bench: every benchmark against its baseline in the same run (numbers: docs/BENCHMARKS.md)
 bench: deps bpf

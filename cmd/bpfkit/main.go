@@ -10,7 +10,8 @@
 //	bpfkit gen [-package NAME] [-output FILE] [-type NAME]... OBJECT.bpf.o
 //
 // gen writes the typed Go skeleton of an object (see package internal/gen) to FILE
-// (default STEM.skel.go) and copies the object beside it for //go:embed. In a Go file:
+// (default STEM.skel.go; a .go file below the current directory, or an absolute path)
+// and copies the object beside it for //go:embed, never through a symlink. In a Go file:
 //
 //	//go:generate go run github.com/bpfkit/bpfkit/cmd/bpfkit gen -package minimal ../bpf/minimal.bpf.o
 //

@@ -45,23 +45,44 @@ func Stem(objectFile string) string {
 	return s
 }
 
+// checkObjectFile refuses an object file name that could not be written as it is into
+// the //go:embed line and the comments of the generated file: it must be a bare file
+// name (the object is embedded from beside the generated file) of letters, digits and
+// . _ + -, not starting with a dot or a dash.
+func checkObjectFile(name string) error {
+	if name == "" || filepath.Base(name) != name {
+		return fmt.Errorf("object file name %s must be a bare file name (the object is embedded from beside the generated file)", quoteName(name))
+	}
+	if len(name) > 255 {
+		return fmt.Errorf("object file name %s is %d bytes, longer than a file name can be", quoteName(name), len(name))
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '+' || i > 0 && (c == '.' || c == '-') {
+			continue
+		}
+		return fmt.Errorf("object file name %s: use letters, digits and . _ + - only, not starting with . or - (the name goes into //go:embed and the generated code)", quoteName(name))
+	}
+	return nil
+}
+
 // Generate returns the gofmt'd Go source of the object's skeleton. The same options give
 // the same bytes.
 func Generate(opts Options) ([]byte, error) {
-	if !token.IsIdentifier(opts.Package) {
-		return nil, fmt.Errorf("package name %q is not a Go identifier", opts.Package)
+	if !token.IsIdentifier(opts.Package) || opts.Package == "_" {
+		return nil, fmt.Errorf("package name %s is not a Go identifier", quoteName(opts.Package))
 	}
-	if opts.ObjectFile == "" || filepath.Base(opts.ObjectFile) != opts.ObjectFile {
-		return nil, fmt.Errorf("object file name %q must be a bare file name (the object is embedded from beside the generated file)", opts.ObjectFile)
+	if err := checkObjectFile(opts.ObjectFile); err != nil {
+		return nil, err
 	}
 	obj, err := readObject(opts.Object)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", opts.ObjectFile, err)
+		return nil, printable{fmt.Errorf("%s: %w", opts.ObjectFile, err)}
 	}
 	sk := &skeleton{opts: opts, obj: obj, stem: Stem(opts.ObjectFile)}
 	src, err := sk.generate()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", opts.ObjectFile, err)
+		return nil, printable{fmt.Errorf("%s: %w", opts.ObjectFile, err)}
 	}
 	out, err := format.Source(src)
 	if err != nil {

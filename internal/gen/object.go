@@ -80,6 +80,9 @@ func readObject(data []byte) (*object, error) {
 				return nil, err
 			}
 		case isGlobalDataSection(ds.Name) && exposedVars(ds) > 0:
+			if err := checkSectionName("data section", ds.Name); err != nil {
+				return nil, err
+			}
 			o.sections = append(o.sections, sortedDatasec(ds))
 		}
 	}
@@ -159,6 +162,12 @@ func (o *object) readPrograms(f *elf.File) error {
 		if sec.Flags&elf.SHF_EXECINSTR == 0 || sec.Name == ".text" {
 			continue
 		}
+		if err := checkCName("program", s.Name); err != nil {
+			return err
+		}
+		if err := checkSectionName("the ELF section of program "+s.Name, sec.Name); err != nil {
+			return err
+		}
 		found = append(found, at{int(s.Section), s.Value, progDef{name: s.Name, section: sec.Name}})
 	}
 	slices.SortStableFunc(found, func(a, b at) int {
@@ -181,6 +190,9 @@ func (o *object) readMaps(ds *btf.Datasec) error {
 		v, ok := vs.Type.(*btf.Var)
 		if !ok {
 			continue
+		}
+		if err := checkCName("map", v.Name); err != nil {
+			return err
 		}
 		def, ok := btf.UnderlyingType(v.Type).(*btf.Struct)
 		if !ok {

@@ -43,9 +43,9 @@ type %[1]s struct {
 `, n, sk.opts.ObjectFile)
 	for _, s := range sk.sections {
 		if s.live {
-			fmt.Fprintf(b, "\t// %s holds the %s variables: set them before Load; after Load it is the\n\t// kernel's memory of the map, and reads and writes through it are live.\n", s.name, s.elf)
+			fmt.Fprintf(b, "\t// %s holds the %s variables: set them before Load; after Load it is the\n\t// kernel's memory of the map, and reads and writes through it are live.\n", s.name, text(s.elf))
 		} else {
-			fmt.Fprintf(b, "\t// %s holds the %s variables: set them before Load, which freezes them in\n\t// the kernel; after Load it keeps the values the programs see.\n", s.name, s.elf)
+			fmt.Fprintf(b, "\t// %s holds the %s variables: set them before Load, which freezes them in\n\t// the kernel; after Load it keeps the values the programs see.\n", s.name, text(s.elf))
 		}
 		fmt.Fprintf(b, "\t%s *%s\n", s.name, s.name)
 	}
@@ -57,19 +57,19 @@ type %[1]s struct {
 		if h, ok := rawHint[m.typ]; ok && m.ctor == "" {
 			note = h
 		}
-		fmt.Fprintf(b, "\t%s %s // %s: %s\n", m.name, m.expr, m.cname, note)
+		fmt.Fprintf(b, "\t%s %s // %s: %s\n", m.name, m.expr, text(m.cname), note)
 	}
 	b.WriteString("}\n\n")
 	fmt.Fprintf(b, "// %s are the programs of %s.\ntype %s struct {\n", progsType, sk.opts.ObjectFile, progsType)
 	for _, p := range sk.progs {
-		fmt.Fprintf(b, "\t%s *loader.Program // %s: SEC(%q)\n", p.name, p.cname, p.section)
+		fmt.Fprintf(b, "\t%s *loader.Program // %s: SEC(%s)\n", p.name, text(p.cname), quoteComment(p.section))
 	}
 	b.WriteString("}\n\n")
 
 	fmt.Fprintf(b, `// Open opens the embedded %[2]s (nothing reaches the kernel yet) and reads the
 // initial values of its variables. opts may be nil.
 func Open(opts *loader.Options) (*%[1]s, error) {
-	obj, err := loader.OpenBytes(%[3]q, bpfObject, opts)
+	obj, err := loader.OpenBytes(%[3]s, bpfObject, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -82,9 +82,9 @@ func Open(opts *loader.Options) (*%[1]s, error) {
 }
 
 func (s *%[1]s) open() error {
-`, n, sk.opts.ObjectFile, sk.stem)
+`, n, sk.opts.ObjectFile, quote(sk.stem))
 	for _, sec := range sk.sections {
-		fmt.Fprintf(b, "\ts.%s = new(%s)\n\tif err := s.Object.ReadSection(%q, s.%s); err != nil {\n\t\treturn err\n\t}\n", sec.name, sec.name, sec.elf, sec.name)
+		fmt.Fprintf(b, "\ts.%s = new(%s)\n\tif err := s.Object.ReadSection(%s, s.%s); err != nil {\n\t\treturn err\n\t}\n", sec.name, sec.name, quote(sec.elf), sec.name)
 	}
 	typed := false
 	for _, m := range sk.maps {
@@ -98,14 +98,14 @@ func (s *%[1]s) open() error {
 	}
 	for _, m := range sk.maps {
 		if m.ctor == "" {
-			fmt.Fprintf(b, "\tif s.Maps.%s, err = s.Object.Map(%q); err != nil {\n\t\treturn err\n\t}\n", m.name, m.cname)
+			fmt.Fprintf(b, "\tif s.Maps.%s, err = s.Object.Map(%s); err != nil {\n\t\treturn err\n\t}\n", m.name, quote(m.cname))
 			continue
 		}
-		fmt.Fprintf(b, "\tif m, err = s.Object.Map(%q); err != nil {\n\t\treturn err\n\t}\n", m.cname)
+		fmt.Fprintf(b, "\tif m, err = s.Object.Map(%s); err != nil {\n\t\treturn err\n\t}\n", quote(m.cname))
 		fmt.Fprintf(b, "\tif s.Maps.%s, err = %s(m); err != nil {\n\t\treturn err\n\t}\n", m.name, m.ctor)
 	}
 	for _, p := range sk.progs {
-		fmt.Fprintf(b, "\tif s.Programs.%s, err = s.Object.Program(%q); err != nil {\n\t\treturn err\n\t}\n", p.name, p.cname)
+		fmt.Fprintf(b, "\tif s.Programs.%s, err = s.Object.Program(%s); err != nil {\n\t\treturn err\n\t}\n", p.name, quote(p.cname))
 	}
 	b.WriteString("\treturn nil\n}\n\n")
 
@@ -125,13 +125,13 @@ func (s *%[1]s) open() error {
 	}
 	fmt.Fprintf(b, "\nfunc (s *%s) Load() error {\n", n)
 	for _, sec := range sk.sections {
-		fmt.Fprintf(b, "\tif err := s.Object.SetSection(%q, s.%s); err != nil {\n\t\treturn err\n\t}\n", sec.elf, sec.name)
+		fmt.Fprintf(b, "\tif err := s.Object.SetSection(%s, s.%s); err != nil {\n\t\treturn err\n\t}\n", quote(sec.elf), sec.name)
 	}
 	b.WriteString("\tif err := s.Object.Load(); err != nil {\n\t\treturn err\n\t}\n")
 	for _, sec := range sk.sections {
 		if sec.live {
-			fmt.Fprintf(b, "\t%s, err := loader.MapSection[%s](s.Object, %q)\n\tif err != nil {\n\t\treturn err\n\t}\n\ts.%s = %s\n",
-				lower(sec.name), sec.name, sec.elf, sec.name, lower(sec.name))
+			fmt.Fprintf(b, "\t%s, err := loader.MapSection[%s](s.Object, %s)\n\tif err != nil {\n\t\treturn err\n\t}\n\ts.%s = %s\n",
+				lower(sec.name), sec.name, quote(sec.elf), sec.name, lower(sec.name))
 		}
 	}
 	b.WriteString("\treturn nil\n}\n\n")

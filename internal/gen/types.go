@@ -3,6 +3,7 @@ package gen
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
@@ -24,16 +25,23 @@ func bytesType(n uint32) goType { return goType{fmt.Sprintf("[%d]byte", n), n, 1
 // enclosing type and its field). Declarations come out in the order they are first
 // needed, each type before the types it contains.
 type typeGen struct {
-	pkg   *scope
-	order binaryOrder
-	named map[btf.Type]goType // BTF struct/union/enum → its declared Go type
-	decls []string
-	uses  map[string]bool // imports ("maps", "unsafe") and helpers ("asBytes", "bits")
+	pkg     *scope
+	order   binaryOrder
+	named   map[btf.Type]goType // BTF struct/union/enum → its declared Go type
+	pending map[btf.Type]bool   // being declared: met again by value, it contains itself
+	depth   int                 // typeOf calls in progress
+	decls   []string
+	uses    map[string]bool // imports ("maps", "unsafe") and helpers ("asBytes", "bits")
 }
 
 func newTypeGen(pkg *scope, order binaryOrder) *typeGen {
-	return &typeGen{pkg: pkg, order: order, named: map[btf.Type]goType{}, uses: map[string]bool{}}
+	return &typeGen{pkg: pkg, order: order, named: map[btf.Type]goType{}, pending: map[btf.Type]bool{}, uses: map[string]bool{}}
 }
+
+// maxDepth bounds how deeply types may nest in one another by value (members, array
+// elements, typedefs and qualifiers): far more than any C program's, and a bound on the
+// generator's recursion whatever the BTF says (it may even loop).
+const maxDepth = 64
 
 // errUnsized is returned for a type Go cannot hold by value (void, functions, forward
 // declarations).
@@ -42,10 +50,18 @@ var errUnsized = errors.New("type has no size, so it cannot be held by value")
 // typeOf returns the Go type standing for t. hint names t when t is an anonymous struct,
 // union or enum that needs a declaration.
 func (g *typeGen) typeOf(t btf.Type, hint string) (goType, error) {
+	if g.depth >= maxDepth {
+		return goType{}, fmt.Errorf("%s: types nest more than %d deep (or the BTF loops)", t, maxDepth)
+	}
+	g.depth++
+	defer func() { g.depth-- }()
 	switch t := t.(type) {
 	case *btf.Typedef:
 		// integer typedefs (__u32, pid_t …) are their integer; a typedef of an anonymous
 		// struct, union or enum gives it its name
+		if err := checkCName("typedef", t.Name); err != nil {
+			return goType{}, err
+		}
 		return g.typeOf(t.Type, GoName(t.Name))
 	case *btf.Const:
 		return g.typeOf(t.Type, hint)
@@ -73,17 +89,24 @@ func (g *typeGen) typeOf(t btf.Type, hint string) (goType, error) {
 		if err != nil {
 			return goType{}, err
 		}
-		return goType{fmt.Sprintf("[%d]%s", t.Nelems, elem.expr), t.Nelems * elem.size, elem.align}, nil
+		size := uint64(t.Nelems) * uint64(elem.size)
+		if size > math.MaxUint32 {
+			return goType{}, fmt.Errorf("%s: an array of %d × %d bytes is larger than a BTF type can be", t, t.Nelems, elem.size)
+		}
+		return goType{fmt.Sprintf("[%d]%s", t.Nelems, elem.expr), uint32(size), elem.align}, nil
 	case *btf.Struct:
 		if t.Name == "bpf_spin_lock" {
+			if t.Size != 4 {
+				return goType{}, fmt.Errorf("struct bpf_spin_lock is %d bytes, not 4", t.Size)
+			}
 			g.uses["maps"] = true
 			return goType{"maps.SpinLock", 4, 4}, nil
 		}
-		return g.declare(t, t.Name, hint, t.Size, func(name string) (string, uint32, error) { return g.structDecl(name, t) })
+		return g.declare(t, "struct", t.Name, hint, t.Size, func(name string) (string, uint32, error) { return g.structDecl(name, t) })
 	case *btf.Union:
-		return g.declare(t, t.Name, hint, t.Size, func(name string) (string, uint32, error) { return g.unionDecl(name, t) })
+		return g.declare(t, "union", t.Name, hint, t.Size, func(name string) (string, uint32, error) { return g.unionDecl(name, t) })
 	case *btf.Enum:
-		return g.declare(t, t.Name, hint, t.Size, func(name string) (string, uint32, error) { return g.enumDecl(name, t) })
+		return g.declare(t, "enum", t.Name, hint, t.Size, func(name string) (string, uint32, error) { return g.enumDecl(name, t) })
 	}
 	return goType{}, fmt.Errorf("%s: %w", t, errUnsized)
 }
@@ -109,12 +132,18 @@ func intType(t *btf.Int) goType {
 }
 
 // declare returns the Go type of a struct, union or enum, declaring it on first use.
-func (g *typeGen) declare(t btf.Type, cname, hint string, size uint32, decl func(name string) (string, uint32, error)) (goType, error) {
+func (g *typeGen) declare(t btf.Type, kind, cname, hint string, size uint32, decl func(name string) (string, uint32, error)) (goType, error) {
+	if g.pending[t] {
+		return goType{}, fmt.Errorf("%s contains itself", describe(kind, cname))
+	}
 	if gt, ok := g.named[t]; ok {
 		return gt, nil
 	}
 	want := hint
 	if cname != "" {
+		if err := checkCName(kind, cname); err != nil {
+			return goType{}, err
+		}
 		want = GoName(cname)
 	}
 	if want == "" {
@@ -123,10 +152,11 @@ func (g *typeGen) declare(t btf.Type, cname, hint string, size uint32, decl func
 	name := g.pkg.claim(want)
 	slot := len(g.decls)
 	g.decls = append(g.decls, "")
-	// the alignment is known only once the fields are; nothing can contain itself by
-	// value, so no one asks before then
-	g.named[t] = goType{name, size, 1}
+	// the alignment is known only once the fields are: a type met again while it is
+	// being declared contains itself, which pending refuses
+	g.pending[t] = true
 	code, align, err := decl(name)
+	delete(g.pending, t)
 	if err != nil {
 		return goType{}, err
 	}
@@ -136,12 +166,13 @@ func (g *typeGen) declare(t btf.Type, cname, hint string, size uint32, decl func
 	return gt, nil
 }
 
-// describe names a C type for comments: "struct event", "union addr", "enum state".
+// describe names a C type for comments and errors: "struct event", "union addr", "enum
+// state".
 func describe(kind, cname string) string {
 	if cname == "" {
 		return "an anonymous " + kind
 	}
-	return kind + " " + cname
+	return kind + " " + text(cname)
 }
 
 // member is a struct member or a section variable.
@@ -186,7 +217,7 @@ func (g *typeGen) structDecl(name string, s *btf.Struct) (string, uint32, error)
 	}
 	fields, align, sc, err := g.layout(name, members, s.Size, false)
 	if err != nil {
-		return "", 0, fmt.Errorf("struct %s: %w", s.Name, err)
+		return "", 0, fmt.Errorf("%s: %w", describe("struct", s.Name), err)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "// %s is %s (%d bytes).\n", name, describe("struct", s.Name), s.Size)
@@ -201,6 +232,19 @@ func (g *typeGen) structDecl(name string, s *btf.Struct) (string, uint32, error)
 func (g *typeGen) layout(parent string, members []member, size uint32, section bool) ([]field, uint32, *scope, error) {
 	var fields []field
 	anon := 0
+	for _, m := range members {
+		if m.name != "" {
+			if err := checkCName("member", m.name); err != nil {
+				return nil, 0, nil, err
+			}
+		}
+		if uint64(m.bitOff)+uint64(m.bitLen) > uint64(size)*8 {
+			return nil, 0, nil, fmt.Errorf("member %q at bit %d lies past the end of the %d-byte type", m.name, m.bitOff, size)
+		}
+		if m.bitLen == 0 && m.bitOff%8 != 0 {
+			return nil, 0, nil, fmt.Errorf("member %q is at bit %d, not at a whole byte", m.name, m.bitOff)
+		}
+	}
 	for i := 0; i < len(members); {
 		m := members[i]
 		if m.bitLen > 0 {
@@ -234,6 +278,17 @@ func (g *typeGen) layout(parent string, members []member, size uint32, section b
 			}
 		}
 		fields = append(fields, f)
+	}
+	// C members follow one another; bitfields share a storage field (bitStorage)
+	end := uint32(0)
+	for i, f := range fields {
+		if f.off < end {
+			return nil, 0, nil, fmt.Errorf("member %q at byte %d overlaps the member before it, which ends at byte %d", fields[i].cname, f.off, end)
+		}
+		end = f.off + f.typ.size
+		if uint64(f.off)+uint64(f.typ.size) > uint64(size) {
+			return nil, 0, nil, fmt.Errorf("member %q (%d bytes at byte %d) lies past the end of the %d-byte type", f.cname, f.typ.size, f.off, size)
+		}
 	}
 	// a zero-sized member at the end (a flexible array) would make Go pad the struct
 	for len(fields) > 0 && fields[len(fields)-1].typ.size == 0 && len(fields[len(fields)-1].bits) == 0 {
@@ -295,12 +350,13 @@ func (f *field) rawBytes(why string) {
 // integer that covers their bits, lies at a multiple of its size and overlaps no other
 // member, or else the bytes they cover.
 func (g *typeGen) bitStorage(run []member, before []field, after []member, size uint32) (field, error) {
-	lo, hi := run[0].bitOff, uint32(0)
+	lo, hi := run[0].bitOff, uint64(0)
 	for _, m := range run {
 		lo = min(lo, m.bitOff)
-		hi = max(hi, m.bitOff+m.bitLen)
+		hi = max(hi, uint64(m.bitOff)+uint64(m.bitLen))
 	}
-	first, end := lo/8, (hi+7)/8
+	// layout checked that every bit lies inside the type, so end fits in 32 bits
+	first, end := lo/8, uint32((hi+7)/8)
 	floor := uint32(0)
 	if n := len(before); n > 0 {
 		floor = before[n-1].off + before[n-1].typ.size
@@ -322,6 +378,9 @@ func (g *typeGen) bitStorage(run []member, before []field, after []member, size 
 		bt, err := g.typeOf(m.typ, "")
 		if err != nil {
 			return field{}, fmt.Errorf("bitfield %q: %w", m.name, err)
+		}
+		if bt.size != 1 && bt.size != 2 && bt.size != 4 && bt.size != 8 || m.bitLen > 8*bt.size {
+			return field{}, fmt.Errorf("bitfield %q is %d bits of a %d-byte %s", m.name, m.bitLen, bt.size, m.typ)
 		}
 		b := bitfield{cname: m.name, typ: bt, shift: m.bitOff - at*8, width: m.bitLen}
 		switch u := btf.UnderlyingType(m.typ).(type) {
@@ -356,12 +415,12 @@ func (g *typeGen) writeStruct(b *strings.Builder, name string, fields []field, s
 		}
 		var notes []string
 		if f.cname != "" && GoName(f.cname) != f.name {
-			notes = append(notes, "C "+f.cname)
+			notes = append(notes, "C "+text(f.cname))
 		}
 		if len(f.bits) > 0 {
 			var names []string
 			for _, bf := range f.bits {
-				names = append(names, bf.cname)
+				names = append(names, text(bf.cname))
 			}
 			notes = append(notes, "bitfields "+strings.Join(names, ", "))
 		}
@@ -392,7 +451,7 @@ func (g *typeGen) writeBitAccessors(b *strings.Builder, recv string, f field, bf
 	get := sc.claim(GoName(bf.cname))
 	set := sc.claim("Set" + GoName(bf.cname))
 	read := fmt.Sprintf("bitsGet(asBytes(&s.%s), %d, %d)", f.name, bf.shift, bf.width)
-	fmt.Fprintf(b, "\n// %s returns the %d-bit field %s (bits %d to %d of %s).\n", get, bf.width, bf.cname, bf.shift, bf.shift+bf.width-1, f.name)
+	fmt.Fprintf(b, "\n// %s returns the %d-bit field %s (bits %d to %d of %s).\n", get, bf.width, text(bf.cname), bf.shift, bf.shift+bf.width-1, f.name)
 	switch {
 	case bf.kind == bitsBool:
 		fmt.Fprintf(b, "func (s *%s) %s() bool { return %s != 0 }\n", recv, get, read)
@@ -401,7 +460,7 @@ func (g *typeGen) writeBitAccessors(b *strings.Builder, recv string, f field, bf
 	default:
 		fmt.Fprintf(b, "func (s *%s) %s() %s { return %s(%s) }\n", recv, get, bf.typ.expr, bf.typ.expr, read)
 	}
-	fmt.Fprintf(b, "\n// %s stores the low %d bits of v in the bitfield %s.\n", set, bf.width, bf.cname)
+	fmt.Fprintf(b, "\n// %s stores the low %d bits of v in the bitfield %s.\n", set, bf.width, text(bf.cname))
 	if bf.kind == bitsBool {
 		fmt.Fprintf(b, "func (s *%s) %s(v bool) {\n\tvar x uint64\n\tif v {\n\t\tx = 1\n\t}\n\tbitsSet(asBytes(&s.%s), %d, %d, x)\n}\n", recv, set, f.name, bf.shift, bf.width)
 		return
@@ -420,23 +479,28 @@ func (g *typeGen) unionDecl(name string, u *btf.Union) (string, uint32, error) {
 		if mname == "" {
 			anon++
 			mname = fmt.Sprintf("anon%d", anon)
+		} else if err := checkCName("member", mname); err != nil {
+			return "", 0, fmt.Errorf("%s: %w", describe("union", u.Name), err)
 		}
 		if m.BitfieldSize != 0 {
-			fmt.Fprintf(&b, "\n// The bitfield member %s has no accessor: read it from the bytes.\n", m.Name)
+			fmt.Fprintf(&b, "\n// The bitfield member %s has no accessor: read it from the bytes.\n", text(m.Name))
 			continue
+		}
+		if m.Offset != 0 {
+			return "", 0, fmt.Errorf("%s member %q is at bit %d: a union's members are at 0", describe("union", u.Name), m.Name, m.Offset)
 		}
 		typ, err := g.typeOf(m.Type, name+GoName(mname))
 		if err != nil {
-			return "", 0, fmt.Errorf("union %s member %q: %w", u.Name, m.Name, err)
+			return "", 0, fmt.Errorf("%s member %q: %w", describe("union", u.Name), m.Name, err)
 		}
 		if typ.size > u.Size {
-			return "", 0, fmt.Errorf("union %s member %q is %d bytes, the union %d", u.Name, m.Name, typ.size, u.Size)
+			return "", 0, fmt.Errorf("%s member %q is %d bytes, the union %d", describe("union", u.Name), m.Name, typ.size, u.Size)
 		}
 		g.uses["unsafe"], g.uses["asBytes"] = true, true
 		get, set := sc.claim(GoName(mname)), sc.claim("Set"+GoName(mname))
-		fmt.Fprintf(&b, "\n// %s returns the member %s (%s).\n", get, mname, typ.expr)
+		fmt.Fprintf(&b, "\n// %s returns the member %s (%s).\n", get, text(mname), typ.expr)
 		fmt.Fprintf(&b, "func (u *%s) %s() %s {\n\tvar v %s\n\tcopy(asBytes(&v), u[:])\n\treturn v\n}\n", name, get, typ.expr, typ.expr)
-		fmt.Fprintf(&b, "\n// %s stores v as the member %s; the bytes past it keep their value.\n", set, mname)
+		fmt.Fprintf(&b, "\n// %s stores v as the member %s; the bytes past it keep their value.\n", set, text(mname))
 		fmt.Fprintf(&b, "func (u *%s) %s(v %s) { copy(u[:], asBytes(&v)) }\n", name, set, typ.expr)
 	}
 	return b.String(), 1, nil
@@ -451,7 +515,19 @@ func (g *typeGen) enumDecl(name string, e *btf.Enum) (string, uint32, error) {
 			under = "u" + under
 		}
 	default:
-		return "", 0, fmt.Errorf("enum %s has %d bytes", e.Name, e.Size)
+		return "", 0, fmt.Errorf("%s has %d bytes", describe("enum", e.Name), e.Size)
+	}
+	for _, v := range e.Values {
+		if err := checkCName("enum value", v.Name); err != nil {
+			return "", 0, fmt.Errorf("%s: %w", describe("enum", e.Name), err)
+		}
+		if !enumFits(v.Value, e.Size, e.Signed) {
+			val := fmt.Sprint(v.Value)
+			if e.Signed {
+				val = fmt.Sprint(int64(v.Value))
+			}
+			return "", 0, fmt.Errorf("%s: value %s = %s does not fit in its %d bytes", describe("enum", e.Name), v.Name, val, e.Size)
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "// %s is %s.\ntype %s %s\n", name, describe("enum", e.Name), name, under)
@@ -465,13 +541,26 @@ func (g *typeGen) enumDecl(name string, e *btf.Enum) (string, uint32, error) {
 			}
 			fmt.Fprintf(&b, "\t%s %s = %s", cn, name, val)
 			if GoName(v.Name) != cn {
-				fmt.Fprintf(&b, " // C %s", v.Name)
+				fmt.Fprintf(&b, " // C %s", text(v.Name))
 			}
 			b.WriteString("\n")
 		}
 		b.WriteString(")\n")
 	}
 	return b.String(), e.Size, nil
+}
+
+// enumFits reports whether an enum value (sign-extended when signed) fits in size bytes.
+func enumFits(v uint64, size uint32, signed bool) bool {
+	bits := size * 8
+	switch {
+	case bits >= 64:
+		return true
+	case signed:
+		x := int64(v)
+		return x >= -1<<(bits-1) && x < 1<<(bits-1)
+	}
+	return v < 1<<bits
 }
 
 // sectionDecl declares the struct of a global-data section: one field per variable.
@@ -482,16 +571,22 @@ func (g *typeGen) sectionDecl(name string, ds *btf.Datasec) error {
 		if !ok || vs.Size == 0 || v.Linkage == btf.StaticVar {
 			continue // see exposedVars
 		}
+		if err := checkCName("variable", v.Name); err != nil {
+			return fmt.Errorf("section %s: %w", text(ds.Name), err)
+		}
+		if vs.Offset > ds.Size || vs.Offset > math.MaxUint32/8 {
+			return fmt.Errorf("section %s: variable %s at offset %d lies past the end of the %d-byte section", text(ds.Name), v.Name, vs.Offset, ds.Size)
+		}
 		members = append(members, member{name: v.Name, typ: v.Type, bitOff: vs.Offset * 8})
 	}
 	slot := len(g.decls)
 	g.decls = append(g.decls, "")
 	fields, _, sc, err := g.layout(name, members, ds.Size, true)
 	if err != nil {
-		return fmt.Errorf("section %s: %w", ds.Name, err)
+		return fmt.Errorf("section %s: %w", text(ds.Name), err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "// %s holds the variables of the %s section (%d bytes).\n", name, ds.Name, ds.Size)
+	fmt.Fprintf(&b, "// %s holds the variables of the %s section (%d bytes).\n", name, text(ds.Name), ds.Size)
 	g.writeStruct(&b, name, fields, ds.Size, sc)
 	g.decls[slot] = b.String()
 	return nil
