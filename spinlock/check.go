@@ -2,7 +2,7 @@ package spinlock
 
 import (
 	"bytes"
-	"debug/elf"
+	elfpkg "debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -58,22 +58,42 @@ func Check(elf []byte, opts *Options) (*Report, error) {
 		name = "object"
 	}
 	f, err := openELF(elf)
+	if err == nil && f.Machine != elfpkg.EM_BPF {
+		err = fmt.Errorf("not a BPF object: ELF machine %s", f.Machine)
+	}
 	if err == nil {
-		err = boundSections(f)
+		err = checkBTF(elf, f)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("check %s: %w: %w", name, ErrUnreadable, err)
+	}
+	rep := &Report{Object: o.Name, Kernel: o.Kernel, Findings: []Finding{}}
+	if err := boundSections(f); err != nil {
+		rep.Findings = append(rep.Findings, notAnalysed(name, err))
+		return rep, nil
 	}
 	if nothingToCheck(f) {
-		return &Report{Object: o.Name, Kernel: o.Kernel, Findings: []Finding{}}, nil
+		return rep, nil
 	}
-	spec, renames, err := parseObject(elf)
+	spec, prep, err := parseObject(elf)
 	if err != nil {
-		return nil, fmt.Errorf("check %s: %w: %w", name, ErrUnreadable, err)
+		rep.Findings = append(rep.Findings, notAnalysed(name, err))
+		return rep, nil
 	}
-	c := newChecker(spec, renames, o)
+	c := newChecker(spec, prep.renames, o)
 	c.run()
 	return c.report, nil
+}
+
+// notAnalysed is the finding for an object the check could not read although it is a
+// BPF object: a warning without a rule, naming what stopped it.
+func notAnalysed(name string, err error) Finding {
+	return Finding{
+		Severity: SeverityWarning,
+		Message: fmt.Sprintf("%s was not analysed: the check cannot read it (%v); the kernel may refuse it for a lock rule the check did not look for",
+			name, err),
+		Fix: "Report the construct to bpfkit; until then, rely on the kernel's verifier for this object.",
+	}
 }
 
 // CheckReader is Check on an object read from r (at most 256 MiB).
@@ -88,38 +108,61 @@ func CheckReader(r io.ReaderAt, opts *Options) (*Report, error) {
 	return Check(b, opts)
 }
 
-// parseObject reads the object with cilium/ebpf, after making named .bss sub-sections
-// readable (see renameBSSSubsections). A panic in the parser is turned into an error:
-// the bytes are untrusted. Check has already bounded the object's sections.
-func parseObject(data []byte) (spec *ebpf.CollectionSpec, renames map[string]string, err error) {
-	data, renames = renameBSSSubsections(data)
+// parseObject reads the object with cilium/ebpf, after rewriting (in a copy) what its
+// reader refuses and the check does not need (see prepareObject). A panic in the parser
+// is turned into an error: the bytes are untrusted. Check has already bounded the
+// object's sections.
+func parseObject(data []byte) (spec *ebpf.CollectionSpec, prep prepared, err error) {
+	prep = prepareObject(data)
 	defer func() {
 		if r := recover(); r != nil {
 			spec, err = nil, fmt.Errorf("parse ELF: %v", r)
 		}
 	}()
-	spec, err = ebpf.LoadCollectionSpecFromReader(bytes.NewReader(data))
+	spec, err = ebpf.LoadCollectionSpecFromReader(bytes.NewReader(prep.data))
 	if err != nil {
-		return nil, nil, err
+		return nil, prep, err
 	}
-	return spec, renames, nil
+	return spec, prep, nil
+}
+
+// checkBTF refuses an object whose .BTF section is malformed (libbpf refuses such an
+// object when its maps need BTF): its header, and the records of its types.
+func checkBTF(data []byte, f *elfpkg.File) error {
+	sec := f.Section(".BTF")
+	if sec == nil {
+		return nil
+	}
+	r, ok := btfSection(data, f)
+	if !ok {
+		return fmt.Errorf("section .BTF: malformed header")
+	}
+	if r.bo.Uint16(r.b[0:]) != 0xeb9f || r.b[2] != 1 {
+		return fmt.Errorf("section .BTF: unsupported version %d", r.b[2])
+	}
+	if _, ok := btfTypeOffsets(r); !ok {
+		return fmt.Errorf("section .BTF: malformed type records")
+	}
+	return nil
 }
 
 // openELF reads the ELF headers of an object (the package's parameters are named elf).
-func openELF(data []byte) (*elf.File, error) { return elf.NewFile(bytes.NewReader(data)) }
+func openELF(data []byte) (*elfpkg.File, error) { return elfpkg.NewFile(bytes.NewReader(data)) }
 
-// maxNoBits bounds the zero-filled sections (.bss) the parser allocates.
-const maxNoBits = 64 << 20
+// maxNoBits bounds the zero-filled sections (.bss) the parser allocates (it does not
+// touch them: big variables are not copied, see prepareObject). sched_ext schedulers
+// have .bss sections of 158 MiB; a value past 1 GiB is not one the kernel creates here.
+const maxNoBits = 1 << 30
 
 // boundSections refuses objects whose .bss-like sections claim more memory than any
 // real BPF object needs: the parser would allocate it.
-func boundSections(f *elf.File) error {
+func boundSections(f *elfpkg.File) error {
 	var total uint64
 	for _, s := range f.Sections {
-		if s.Type == elf.SHT_NOBITS {
+		if s.Type == elfpkg.SHT_NOBITS {
 			total += s.Size
 			if s.Size > maxNoBits || total > maxNoBits {
-				return fmt.Errorf("section %s: %d zero-filled bytes is more than a BPF object can use", s.Name, s.Size)
+				return fmt.Errorf("section %s: %d zero-filled bytes is more than the check reads (%d)", s.Name, s.Size, maxNoBits)
 			}
 		}
 	}
@@ -138,7 +181,7 @@ const (
 // of its code calls bpf_spin_lock or bpf_spin_unlock (every instruction rule, and M1 for
 // a map without BTF, starts at such a call). A section it cannot read sends the object
 // to the parser.
-func nothingToCheck(f *elf.File) bool {
+func nothingToCheck(f *elfpkg.File) bool {
 	for _, s := range f.Sections {
 		switch {
 		case s.Name == ".BTF":
@@ -151,7 +194,7 @@ func nothingToCheck(f *elf.File) bool {
 					return false
 				}
 			}
-		case s.Type == elf.SHT_PROGBITS && s.Flags&elf.SHF_EXECINSTR != 0:
+		case s.Type == elfpkg.SHT_PROGBITS && s.Flags&elfpkg.SHF_EXECINSTR != 0:
 			b, err := s.Data()
 			if err != nil {
 				return false

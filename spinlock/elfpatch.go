@@ -7,6 +7,85 @@ import (
 	"strings"
 )
 
+// The check reads objects with cilium/ebpf's ELF reader, which refuses a few constructs
+// libbpf opens: named .bss sub-sections, weak externs (`__kconfig __weak`), typed
+// `__ksym` variables, and it copies out every variable of a zero-filled section (a
+// 158 MiB .bss of a sched_ext scheduler). prepareObject rewrites, in a copy of the
+// object, what the check does not need to be exact, so that the reader accepts it: the
+// lock rules depend on none of it.
+
+// prepared is an object made readable, and what was changed to make it so.
+type prepared struct {
+	data    []byte
+	copied  bool              // data is a copy, free to change
+	renames map[string]string // new section name → original
+	changes []string          // what was rewritten, for the report's notes
+}
+
+// bigVar is the size above which a variable of a zero-filled section is not copied out
+// by the reader (its symbol's size is cut): the check only needs where it starts.
+const bigVar = 1 << 16
+
+func prepareObject(data []byte) prepared {
+	p := prepared{data: data}
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil || f.Class != elf.ELFCLASS64 || len(data) < 64 {
+		return p
+	}
+	p.data, p.renames = renameBSSSubsections(data, f)
+	p.copied = len(p.renames) > 0
+	p.changes = append(p.changes, patchSymbols(&p, f)...)
+	shrinkBigDatasecVars(&p, f)
+	if untypeKsyms(&p, f) {
+		p.changes = append(p.changes, "typed __ksym variables read as untyped")
+	}
+	return p
+}
+
+// cow makes p.data a copy of the object before the first change.
+func (p *prepared) cow() []byte {
+	if !p.copied {
+		p.data, p.copied = bytes.Clone(p.data), true
+	}
+	return p.data
+}
+
+// patchSymbols makes weak undefined symbols (weak __kconfig/__ksym externs) global, as the
+// reader wants them, and cuts the size of big variables in zero-filled sections.
+func patchSymbols(p *prepared, f *elf.File) []string {
+	orig := p.data // read from; writes go to the copy, at the same offsets
+	symtab := f.SectionByType(elf.SHT_SYMTAB)
+	if symtab == nil || symtab.Offset > uint64(len(orig)) || symtab.Size > uint64(len(orig))-symtab.Offset {
+		return nil
+	}
+	bo := f.ByteOrder
+	const symSize = 24
+	weak, big := 0, 0
+	for off := symtab.Offset + symSize; off+symSize <= symtab.Offset+symtab.Size; off += symSize {
+		info := orig[off+4]
+		shndx := bo.Uint16(orig[off+6:])
+		size := bo.Uint64(orig[off+16:])
+		switch {
+		case elf.SectionIndex(shndx) == elf.SHN_UNDEF && elf.ST_BIND(info) == elf.STB_WEAK:
+			out := p.cow()
+			out[off+4] = byte(elf.STB_GLOBAL)<<4 | info&0xf
+			weak++
+		case int(shndx) > 0 && int(shndx) < len(f.Sections) && f.Sections[shndx].Type == elf.SHT_NOBITS && size > bigVar:
+			out := p.cow()
+			bo.PutUint64(out[off+16:], 8)
+			big++
+		}
+	}
+	var notes []string
+	if weak > 0 {
+		notes = append(notes, "weak externs read as global")
+	}
+	if big > 0 {
+		notes = append(notes, "large zero-filled variables not copied")
+	}
+	return notes
+}
+
 // renameBSSSubsections makes named .bss sub-sections (SEC(".bss.A"), which libbpf
 // accepts and KERNEL-RULES G3 recommends) readable by cilium/ebpf, whose ELF reader only
 // knows ".bss" itself and refuses relocations against ".bss.A". It renames, in a copy of
@@ -14,11 +93,7 @@ import (
 // NOBITS included) both in the section-name table and in the BTF string table, where the
 // DATASEC carries the same name. It returns the bytes to parse and the renames made
 // (new name → original). Anything it cannot do safely it leaves alone.
-func renameBSSSubsections(data []byte) ([]byte, map[string]string) {
-	f, err := elf.NewFile(bytes.NewReader(data))
-	if err != nil || f.Class != elf.ELFCLASS64 {
-		return data, nil
-	}
+func renameBSSSubsections(data []byte, f *elf.File) ([]byte, map[string]string) {
 	names := make(map[string]bool, len(f.Sections))
 	for _, s := range f.Sections {
 		names[s.Name] = true
@@ -33,9 +108,6 @@ func renameBSSSubsections(data []byte) ([]byte, map[string]string) {
 		return data, nil
 	}
 	bo := f.ByteOrder
-	if len(data) < 64 {
-		return data, nil
-	}
 	shoff := bo.Uint64(data[0x28:])
 	shentsize := uint64(bo.Uint16(data[0x3A:]))
 	shstrndx := int(bo.Uint16(data[0x3E:]))
@@ -69,38 +141,199 @@ func renameBSSSubsections(data []byte) ([]byte, map[string]string) {
 	return out, renames
 }
 
-// patchBTFString renames the NUL-delimited string old to ".data"+suffix in the .BTF
-// string table of out. It reports whether it did (or whether there is no BTF at all).
-func patchBTFString(out []byte, f *elf.File, old string) bool {
+// rawBTF is the .BTF section of an object, as bytes, with its header read.
+type rawBTF struct {
+	b          []byte // the section
+	bo         binary.ByteOrder
+	types, str []byte
+}
+
+func btfSection(out []byte, f *elf.File) (rawBTF, bool) {
 	sec := f.Section(".BTF")
-	if sec == nil {
-		return true
-	}
-	if sec.Offset > uint64(len(out)) || sec.Size > uint64(len(out))-sec.Offset || sec.Size < 24 {
-		return false
+	if sec == nil || sec.Offset > uint64(len(out)) || sec.Size > uint64(len(out))-sec.Offset || sec.Size < 24 {
+		return rawBTF{}, false
 	}
 	b := out[sec.Offset : sec.Offset+sec.Size]
-	var bo binary.ByteOrder = binary.LittleEndian
+	r := rawBTF{b: b, bo: binary.LittleEndian}
 	switch {
 	case b[0] == 0x9f && b[1] == 0xeb:
 	case b[0] == 0xeb && b[1] == 0x9f:
-		bo = binary.BigEndian
+		r.bo = binary.BigEndian
 	default:
+		return rawBTF{}, false
+	}
+	hdrLen := uint64(r.bo.Uint32(b[4:]))
+	typeOff, typeLen := uint64(r.bo.Uint32(b[8:])), uint64(r.bo.Uint32(b[12:]))
+	strOff, strLen := uint64(r.bo.Uint32(b[16:])), uint64(r.bo.Uint32(b[20:]))
+	if hdrLen > uint64(len(b)) {
+		return rawBTF{}, false
+	}
+	rest := uint64(len(b)) - hdrLen
+	if typeOff > rest || typeLen > rest-typeOff || strOff > rest || strLen > rest-strOff {
+		return rawBTF{}, false
+	}
+	r.types = b[hdrLen+typeOff : hdrLen+typeOff+typeLen]
+	r.str = b[hdrLen+strOff : hdrLen+strOff+strLen]
+	return r, true
+}
+
+// patchBTFString renames the NUL-delimited string old to ".data"+suffix in the .BTF
+// string table of out. It reports whether it did (or whether there is no BTF at all).
+func patchBTFString(out []byte, f *elf.File, old string) bool {
+	if f.Section(".BTF") == nil {
+		return true
+	}
+	r, ok := btfSection(out, f)
+	if !ok {
 		return false
 	}
-	hdrLen := uint64(bo.Uint32(b[4:]))
-	strOff := uint64(bo.Uint32(b[16:]))
-	strLen := uint64(bo.Uint32(b[20:]))
-	start := hdrLen + strOff
-	if start > uint64(len(b)) || strLen > uint64(len(b))-start {
-		return false
-	}
-	strs := b[start : start+strLen]
 	needle := append(append([]byte{0}, old...), 0)
-	at := bytes.Index(strs, needle)
+	at := bytes.Index(r.str, needle)
 	if at < 0 {
 		return true // no DATASEC of that name: nothing to keep in step
 	}
-	copy(strs[at+1:], ".data"+old[len(".bss."):])
+	copy(r.str[at+1:], ".data"+old[len(".bss."):])
+	return true
+}
+
+// BTF kinds (include/uapi/linux/btf.h) whose records the walk below must step over.
+const (
+	btfKindInt      = 1
+	btfKindArray    = 3
+	btfKindStruct   = 4
+	btfKindUnion    = 5
+	btfKindEnum     = 6
+	btfKindFuncProt = 13
+	btfKindVar      = 14
+	btfKindDatasec  = 15
+	btfKindDeclTag  = 17
+	btfKindEnum64   = 19
+	btfTypeHdr      = 12
+)
+
+// btfTypeOffsets returns the offset of each type's record in r.types, by type ID (ID 0
+// is void and has none), or false when the section is malformed.
+func btfTypeOffsets(r rawBTF) ([]int, bool) {
+	offs := []int{-1}
+	for off := 0; off < len(r.types); {
+		if len(r.types)-off < btfTypeHdr || len(offs) > 1<<20 {
+			return nil, false
+		}
+		info := r.bo.Uint32(r.types[off+4:])
+		kind, vlen := (info>>24)&0x1f, int(info&0xffff)
+		n := btfTypeHdr
+		switch kind {
+		case btfKindInt, btfKindVar, btfKindDeclTag:
+			n += 4
+		case btfKindArray:
+			n += 12
+		case btfKindStruct, btfKindUnion, btfKindDatasec, btfKindEnum64:
+			n += 12 * vlen
+		case btfKindEnum, btfKindFuncProt:
+			n += 8 * vlen
+		}
+		if n > len(r.types)-off {
+			return nil, false
+		}
+		offs = append(offs, off)
+		off += n
+	}
+	return offs, true
+}
+
+// shrinkBigDatasecVars cuts, in the DATASEC of each zero-filled section, the size of
+// the variables patchSymbols cut (the reader checks that the two agree).
+func shrinkBigDatasecVars(p *prepared, f *elf.File) {
+	nobits := make(map[string]bool)
+	for _, s := range f.Sections {
+		if s.Type == elf.SHT_NOBITS {
+			nobits[s.Name] = true
+		}
+	}
+	if len(nobits) == 0 {
+		return
+	}
+	r, ok := btfSection(p.data, f)
+	if !ok {
+		return
+	}
+	offs, ok := btfTypeOffsets(r)
+	if !ok {
+		return
+	}
+	var patch []int // offsets of secinfo size fields
+	for _, off := range offs[1:] {
+		info := r.bo.Uint32(r.types[off+4:])
+		if (info>>24)&0x1f != btfKindDatasec || !nobits[btfName(r, r.bo.Uint32(r.types[off:]))] {
+			continue
+		}
+		for i := range int(info & 0xffff) {
+			at := off + btfTypeHdr + 12*i + 8
+			if r.bo.Uint32(r.types[at:]) > bigVar {
+				patch = append(patch, at)
+			}
+		}
+	}
+	if len(patch) == 0 {
+		return
+	}
+	out := p.cow()
+	r, _ = btfSection(out, f)
+	for _, at := range patch {
+		r.bo.PutUint32(r.types[at:], 8)
+	}
+}
+
+// btfName reads a string of the BTF string table.
+func btfName(r rawBTF, off uint32) string {
+	if int(off) >= len(r.str) {
+		return ""
+	}
+	end := bytes.IndexByte(r.str[off:], 0)
+	if end < 0 {
+		return ""
+	}
+	return string(r.str[off : int(off)+end])
+}
+
+// untypeKsyms makes the typed variables of the .ksyms DATASEC untyped (their VAR points
+// at void), which is what the reader accepts; the check never reads kernel symbols.
+func untypeKsyms(p *prepared, f *elf.File) bool {
+	r, ok := btfSection(p.data, f)
+	if !ok || !bytes.Contains(r.str, []byte("\x00.ksyms\x00")) {
+		return false
+	}
+	offs, ok := btfTypeOffsets(r)
+	if !ok {
+		return false
+	}
+	name := func(off uint32) string { return btfName(r, off) }
+	var patch []int // offsets of VAR records to untype
+	for _, off := range offs[1:] {
+		info := r.bo.Uint32(r.types[off+4:])
+		if (info>>24)&0x1f != btfKindDatasec || name(r.bo.Uint32(r.types[off:])) != ".ksyms" {
+			continue
+		}
+		vlen := int(info & 0xffff)
+		for i := range vlen {
+			id := int(r.bo.Uint32(r.types[off+btfTypeHdr+12*i:]))
+			if id <= 0 || id >= len(offs) {
+				continue
+			}
+			vo := offs[id]
+			vinfo := r.bo.Uint32(r.types[vo+4:])
+			if (vinfo>>24)&0x1f == btfKindVar && r.bo.Uint32(r.types[vo+8:]) != 0 {
+				patch = append(patch, vo)
+			}
+		}
+	}
+	if len(patch) == 0 {
+		return false
+	}
+	out := p.cow()
+	r, _ = btfSection(out, f)
+	for _, vo := range patch {
+		r.bo.PutUint32(r.types[vo+8:], 0)
+	}
 	return true
 }
