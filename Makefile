@@ -14,8 +14,12 @@ BPF_OBJS := $(BPF_SRCS:.c=.o)
 BPF_CLANG19_SRCS := bpf/testdata/spinlock/a_kptr.bpf.c
 DEMO_DURATION ?= 6s
 FUZZTIME ?= 15s
+# A fully static binary: loader's static.go and eusearch.c (build tag static) link libbpf,
+# libelf, zstd and zlib from their .a files; netgo and osusergo keep glibc's NSS out.
+STATIC_TAGS := static,netgo,osusergo
+STATIC_LDFLAGS := -linkmode external -extldflags "-static"
 
-.PHONY: all deps bpf gen demo test unit vet check-bpf check-gen fuzz bench clean-bpf
+.PHONY: all deps bpf gen demo test unit vet check-bpf check-gen fuzz bench clean-bpf static check-static
 
 all: bpf
 	$(GO) build ./...
@@ -59,7 +63,15 @@ check-gen:
 	@test -z "$$(git status --porcelain --untracked-files=all -- '*.skel.go' '*.bpf.o')" || { git status --short -- '*.skel.go' '*.bpf.o'; echo "make gen wrote files that are not committed"; exit 1; }
 
 ## test: everything CI runs
-test: deps vet check-bpf check-gen unit fuzz
+test: deps vet check-bpf check-gen unit fuzz check-static
+
+## static: bin/minimal, examples/minimal as one fully static binary (no libbpf, libelf, zlib needed)
+static:
+	$(GO) build -tags $(STATIC_TAGS) -ldflags '$(STATIC_LDFLAGS)' -o bin/minimal ./examples/minimal
+
+## check-static: run bin/minimal in a root holding only busybox; it must print its trace line
+check-static: static
+	@bash scripts/checkstatic.sh bin/minimal
 
 unit:
 	BPFKIT_REQUIRE_PRIVILEGED=1 $(GO) test -race -count=1 -timeout 30m ./...
