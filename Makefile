@@ -20,8 +20,12 @@ STATIC_TAGS := static,netgo,osusergo
 STATIC_LDFLAGS := -linkmode external -extldflags "-static"
 # The Debian kernels make test-kernels boots in qemu (see scripts/vm/kernel.sh).
 KERNELS ?= 6.1 6.12
+# make vm-test: one package's tests in one of those kernels (RUN: a -test.run pattern).
+VM_KERNEL ?= 6.12
+PKG ?= ./loader
+RUN ?=
 
-.PHONY: all deps bpf gen demo test unit vet check-bpf check-gen fuzz bench clean-bpf static check-static test-kernels
+.PHONY: all deps bpf gen demo test unit vet check-bpf check-gen fuzz bench clean-bpf static check-static test-kernels vm-test
 
 all: bpf
 	$(GO) build ./...
@@ -79,6 +83,11 @@ check-static: static
 test-kernels: deps
 	@KERNELS='$(KERNELS)' STATIC_TAGS='$(STATIC_TAGS)' STATIC_LDFLAGS='$(STATIC_LDFLAGS)' GO='$(GO)' \
 		bash scripts/vm/testkernels.sh
+
+## vm-test: PKG's tests in Debian's VM_KERNEL under qemu: make vm-test PKG=./loader VM_KERNEL=6.12 RUN=TestAttach
+vm-test: deps
+	@STATIC_TAGS='$(STATIC_TAGS)' STATIC_LDFLAGS='$(STATIC_LDFLAGS)' GO='$(GO)' \
+		bash scripts/vm/gotest.sh -k '$(VM_KERNEL)' '$(PKG)' $(if $(RUN),-test.run '$(RUN)')
 
 unit:
 	BPFKIT_REQUIRE_PRIVILEGED=1 $(GO) test -race -count=1 -timeout 30m ./...
