@@ -14,8 +14,18 @@ BPF_OBJS := $(BPF_SRCS:.c=.o)
 BPF_CLANG19_SRCS := bpf/testdata/spinlock/a_kptr.bpf.c
 DEMO_DURATION ?= 6s
 FUZZTIME ?= 15s
+# A fully static binary: loader's static.go and eusearch.c (build tag static) link libbpf,
+# libelf, zstd and zlib from their .a files; netgo and osusergo keep glibc's NSS out.
+STATIC_TAGS := static,netgo,osusergo
+STATIC_LDFLAGS := -linkmode external -extldflags "-static"
+# The Debian kernels make test-kernels boots in qemu (see scripts/vm/kernel.sh).
+KERNELS ?= 6.1 6.12
+# make vm-test: one package's tests in one of those kernels (RUN: a -test.run pattern).
+VM_KERNEL ?= 6.12
+PKG ?= ./loader
+RUN ?=
 
-.PHONY: all deps bpf gen demo test unit vet check-bpf check-gen fuzz bench clean-bpf
+.PHONY: all deps bpf gen demo test unit vet check-bpf check-gen fuzz bench clean-bpf static check-static test-kernels vm-test
 
 all: bpf
 	$(GO) build ./...
@@ -58,8 +68,26 @@ check-gen:
 	@git diff --exit-code --stat -- '*.skel.go' '*.bpf.o' || { echo "committed skeletons are stale: run 'make gen' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- '*.skel.go' '*.bpf.o')" || { git status --short -- '*.skel.go' '*.bpf.o'; echo "make gen wrote files that are not committed"; exit 1; }
 
-## test: everything CI runs
-test: deps vet check-bpf check-gen unit fuzz
+## test: everything `make test` checks (CI's .ci/run also runs test-kernels)
+test: deps vet check-bpf check-gen unit fuzz check-static
+
+## static: bin/minimal, examples/minimal as one fully static binary (no libbpf, libelf, zlib needed)
+static:
+	$(GO) build -tags $(STATIC_TAGS) -ldflags '$(STATIC_LDFLAGS)' -o bin/minimal ./examples/minimal
+
+## check-static: run bin/minimal in a root holding only busybox; it must print its trace line
+check-static: static
+	@bash scripts/checkstatic.sh bin/minimal
+
+## test-kernels: the differential spin-lock test and bin/minimal in Debian's 6.1 and 6.12 (qemu) and here
+test-kernels: deps
+	@KERNELS='$(KERNELS)' STATIC_TAGS='$(STATIC_TAGS)' STATIC_LDFLAGS='$(STATIC_LDFLAGS)' GO='$(GO)' \
+		bash scripts/vm/testkernels.sh
+
+## vm-test: PKG's tests in Debian's VM_KERNEL under qemu: make vm-test PKG=./loader VM_KERNEL=6.12 RUN=TestAttach
+vm-test: deps
+	@STATIC_TAGS='$(STATIC_TAGS)' STATIC_LDFLAGS='$(STATIC_LDFLAGS)' GO='$(GO)' \
+		bash scripts/vm/gotest.sh -k '$(VM_KERNEL)' '$(PKG)' $(if $(RUN),-test.run '$(RUN)')
 
 unit:
 	BPFKIT_REQUIRE_PRIVILEGED=1 $(GO) test -race -count=1 -timeout 30m ./...

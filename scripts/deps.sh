@@ -20,6 +20,13 @@ done
 pkgconfig_libbpf_ok || need_install=1
 [ -f /usr/include/gelf.h ] || need_install=1
 [ -f /usr/include/zlib.h ] || need_install=1
+# make static links libzstd.a and check-static runs it in a root holding only
+# busybox-static; make test-kernels boots qemu with a busybox initramfs (cpio).
+[ -f "/usr/lib/$(uname -m)-linux-gnu/libzstd.a" ] || need_install=1
+for tool in qemu-system-x86_64 cpio; do
+  command -v "$tool" >/dev/null 2>&1 || need_install=1
+done
+{ [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need_install=1
 
 if [ "$need_install" -eq 1 ]; then
   src=/etc/apt/sources.list.d/bookworm-backports.sources
@@ -54,6 +61,8 @@ SRC
   # btf_type_tag); clang (14) builds the others (Makefile: BPF_CLANG19_SRCS).
   log "installing clang, clang-19, llvm, libelf-dev, zlib1g-dev, pkg-config"
   apt-get install -y -qq clang clang-19 llvm libelf-dev zlib1g-dev pkg-config >/dev/null
+  log "installing libzstd-dev, busybox-static (make static), qemu-system-x86, cpio (make test-kernels)"
+  apt-get install -y -qq --no-install-recommends libzstd-dev qemu-system-x86 busybox-static cpio >/dev/null
 fi
 
 pkgconfig_libbpf_ok || { log "libbpf >= 1.4 not found by pkg-config after install"; exit 1; }
