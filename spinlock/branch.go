@@ -86,8 +86,8 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 	}
 
 	taken, fall := st.clone(), st
-	if a.kind == vScalar && !a.known() && a.bnd() && a.max() == 1 && zero {
-		// A value in [0, 1] that is not 0 is 1.
+	if a.kind == vScalar && !a.known() && a.bnd() && a.max() == 1 && zero && w.neNarrows() {
+		// A value in [0, 1] that is not 0 is 1 (6.8+, as neNarrows).
 		switch op {
 		case asm.JEq:
 			setConst(fall, a.id, 1, false)
@@ -96,7 +96,7 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 		}
 	}
 	if a.kind == vScalar && !a.known() && a.id != 0 && b.kind == vScalar && b.known() {
-		switch decided(st.facts, a.id, op, w32, b.n) {
+		switch decided(st.facts, a.id, op, w32, w.neNarrows(), b.n) {
 		case alwaysTaken:
 			fall.setUncertain(uncertainCorrelated)
 		case neverTaken:
@@ -122,6 +122,11 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 	w.work = append(w.work, workItem{target, taken})
 	return idx + 1, true
 }
+
+// neNarrows reports whether the kernel learns from a "!=" outcome (cutting a bound off
+// a range): 6.12 does, 6.1 does not (seen in Debian's kernels under make test-kernels);
+// the verifier's branch-range rework of 6.8 is where it came.
+func (w *walker) neNarrows() bool { return w.c.kernel.AtLeast(6, 8) }
 
 // errnoOutcome decides a comparison of a failed bpf_res_spin_lock's result (a number in
 // [-4095, -1]) with c: the kernel knows that range exactly.
@@ -201,6 +206,7 @@ func addFact(st *state, f fact) {
 // taken on it.
 type srange struct {
 	w32      bool
+	ne       bool // a "!=" outcome cuts a bound off the intervals (6.8+)
 	ulo, uhi uint64
 	slo, shi int64
 }
@@ -229,9 +235,9 @@ func (r srange) s(c int64) int64 {
 // rangeOf is what the walk knows of scalar v in the given width, from its value and the
 // facts of its state. ok is false when a fact it cannot express (a bit test) applies:
 // then only an identical fact list tells two states apart.
-func rangeOf(v value, facts []fact, w32 bool) (r srange, ok bool) {
+func rangeOf(v value, facts []fact, w32, ne bool) (r srange, ok bool) {
 	umax, smin, smax := widthBounds(w32)
-	r = srange{w32: w32, ulo: 0, uhi: umax, slo: smin, shi: smax}
+	r = srange{w32: w32, ne: ne, ulo: 0, uhi: umax, slo: smin, shi: smax}
 	switch {
 	case v.kind == vScalar && v.known():
 		r.ulo, r.uhi = r.u(v.n), r.u(v.n)
@@ -293,7 +299,12 @@ func (r srange) apply(op asm.JumpOp, c int64, taken bool) srange {
 		r.ulo, r.uhi = max(r.ulo, uc), min(r.uhi, uc)
 		r.slo, r.shi = max(r.slo, sc), min(r.shi, sc)
 	case asm.JNE:
-		// Only an end of an interval can be cut off.
+		// Only an end of an interval can be cut off, and only kernels since 6.8 do
+		// (6.1 learns nothing from "!=", 6.12 does; the rework of the verifier's
+		// branch ranges in 6.8 is what changed it).
+		if !r.ne {
+			break
+		}
 		if r.ulo == uc && r.ulo < umax {
 			r.ulo++
 		}
@@ -402,7 +413,7 @@ func (r srange) decide(op asm.JumpOp, c int64) outcome {
 
 // decided looks for earlier branches on the same value that settle this one: the
 // unsigned and signed intervals they leave the value in, as the verifier's ranges do.
-func decided(facts []fact, id int32, op asm.JumpOp, w32 bool, c int64) outcome {
+func decided(facts []fact, id int32, op asm.JumpOp, w32, ne bool, c int64) outcome {
 	seen := false
 	for _, f := range facts {
 		if f.id == id && f.w32 == w32 && f.op != asm.JSet {
@@ -412,7 +423,7 @@ func decided(facts []fact, id int32, op asm.JumpOp, w32 bool, c int64) outcome {
 	if !seen {
 		return unknownOutcome
 	}
-	r, _ := rangeOf(value{kind: vScalar, id: id}, facts, w32)
+	r, _ := rangeOf(value{kind: vScalar, id: id}, facts, w32, ne)
 	return r.decide(op, c)
 }
 

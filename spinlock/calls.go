@@ -86,6 +86,10 @@ func (w *walker) helperCall(idx int, st *state) (int, bool) {
 		if !w.unlock(idx, st, lockSpin, fr.regs[asm.R1]) {
 			return 0, false
 		}
+	case fnKptrXchg:
+		if r1 := fr.regs[asm.R1]; r1.kind == vMapVal && r1.known() && w.c.kernel.Before(6, 2) && w.c.localKptr(r1.home, r1.n) != nil {
+			return 0, false // "map '%s' has no valid kptr": not a lock rule, the path ends
+		}
 	case fnLoop, fnForEachMapElem, fnUserRingbufDrain, fnTimerSetCallback:
 		// Callbacks are walked as roots of their own (p.callbackRoots).
 	}
@@ -153,7 +157,7 @@ func (w *walker) subprogCall(idx int, st *state) (int, bool) {
 	if st.locked() && (global || w.c.kernel.Before(6, 9)) {
 		rule := RuleI1
 		fix := "Call the function after bpf_spin_unlock (kernels before 6.9 allow no calls at all under the lock)."
-		if global {
+		if global && w.c.kernel.AtLeast(6, 9) {
 			rule = RuleI1a
 			fix = "Make the function static (static __always_inline or static __noinline), or call it after bpf_spin_unlock."
 			if w.c.kernel.Before(6, 9) {
@@ -323,6 +327,24 @@ func (w *walker) timerArg(idx int, st *state, r value, fn string) bool {
 	}
 	w.report(st, idx, RuleM7, r.home, w.c.droppedMessage(w.p.label()+" calls "+fn+" on", m, lv), w.c.droppedFix(m, lv))
 	return false
+}
+
+// localKptr returns the __kptr field at off of the values of home h whose target is a
+// type of the program's own (one holding a lock, a graph root or node, or a refcount:
+// no kernel type does), whatever the kernel version, or nil.
+func (c *checker) localKptr(h int32, off int64) *field {
+	for i, f := range c.homes[h].info.fields {
+		if f.kind != kindKptr || int64(f.off) != off || f.target == nil {
+			continue
+		}
+		for _, tf := range scanFields(f.target) {
+			switch tf.kind {
+			case kindLock, kindResLock, kindListHead, kindRbRoot, kindListNode, kindRbNode, kindRefcount:
+				return &c.homes[h].info.fields[i]
+			}
+		}
+	}
+	return nil
 }
 
 // kfuncReturnsPointer reports whether the object declares kfunc name as returning a

@@ -336,6 +336,7 @@ func (c *checker) view(m int) lockView {
 }
 
 func (c *checker) run() {
+	c.innerLockRefusal()
 	for _, p := range c.progs {
 		if p.typ == Unspecified {
 			c.note(fmt.Sprintf("program %q: section %q names no program type libbpf knows; the program-type rules (P) were not applied", p.name, p.section))
@@ -394,6 +395,32 @@ func (c *checker) kernelMapName(m *mapInfo) string {
 		return m.name[:objNameLen-1]
 	}
 	return m.name
+}
+
+// innerLockRefusal applies M8: before 6.2 the kernel cannot make a map of maps whose
+// inner map's value holds a bpf_spin_lock (bpf_map_meta_alloc: -ENOTSUPP), and libbpf
+// then fails the whole object, every program with it (seen on Debian's 6.1).
+func (c *checker) innerLockRefusal() {
+	if c.kernel.AtLeast(6, 2) {
+		return
+	}
+	for i, m := range c.maps {
+		if !isMapOfMaps(m.typ) {
+			continue
+		}
+		h, ok := c.innerHome(i)
+		if !ok || c.hview(h).lock == nil {
+			continue
+		}
+		for _, p := range c.progs {
+			c.add(Finding{
+				Rule: RuleM8, Severity: SeverityError, Program: p.name, Section: p.section, Map: m.name,
+				Message: fmt.Sprintf("%s: %s is a map of maps whose inner map's value holds a bpf_spin_lock (%s): the %s kernel cannot create such a map (bpf_map_meta_alloc refuses it with -ENOTSUPP), so libbpf fails to load the whole object, this program with it; it says %q",
+					p.label(), m.describe(), c.hview(h).lock.path, c.kernel, fmt.Sprintf(wordsM8, c.kernelMapName(m))),
+				Fix: "Target kernel 6.2+, where inner maps may hold a lock, or keep the locked value in a map that is not inside a map of maps.",
+			})
+		}
+	}
 }
 
 // programRules applies P1–P6: a program that references a map whose value holds a lock

@@ -61,9 +61,13 @@ func (w *walker) step(idx int, st *state) (int, bool) {
 		}
 		if (src.kind == vMapVal || src.kind == vObj) && src.known() && size == 8 && op.Mode() == asm.MemMode {
 			// A kptr read in place: an RCU pointer to the object, which may be NULL.
-			for _, f := range w.c.hview(src.home).kptrs {
-				if int64(f.off) == src.n+int64(ins.Offset) {
+			// Before 6.2 the kernel knows no kptr to a program's own type: the field
+			// reads as a number.
+			if f := w.c.localKptr(src.home, src.n+int64(ins.Offset)); f != nil {
+				if w.c.kernel.AtLeast(6, 2) {
 					v = value{kind: vPtrNull, flags: fRCU, id: st.newID()}
+				} else {
+					v = value{kind: vScalar, flags: fSure, id: st.newID()}
 				}
 			}
 		}

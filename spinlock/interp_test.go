@@ -234,7 +234,7 @@ func TestInstructionRules(t *testing.T) {
 			want:  []string{"I1a"}, wordsIn: "global function calls are not allowed while holding a lock"},
 		{name: "global call under lock 6.6", v: v6_6,
 			insns: seq(lockM, one(asm.Call.Label("helper_global")), unlockM, exitBlock("out"), globalFn),
-			want:  []string{"I1a"}, wordsIn: `says "function calls are not allowed while holding a lock"`},
+			want:  []string{"I1"}, wordsIn: `says "function calls are not allowed while holding a lock"`},
 		{name: "static call under lock 6.18", v: v6_18,
 			insns: seq(lockM, one(asm.Call.Label("helper_static")), unlockM, exitBlock("out"), staticFn)},
 		{name: "static call under lock 6.6", v: v6_6,

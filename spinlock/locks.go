@@ -44,7 +44,7 @@ func (w *walker) lockArg(idx int, st *state, kind lockKind, unlock bool, r value
 	if res {
 		switch {
 		case r.kind == vStack, r.kind == vCtx, r.kind == vMapPtr, r.kind == vMapPtrNull, r.kind == vMapValNull,
-			r.kind == vObjNull, r.kind == vFunc, r.kind == vScalar && r.known(), r.flags&(fRCU|fBTF) != 0 && (r.kind == vPtr || r.kind == vPtrNull):
+			r.kind == vObjNull, r.kind == vFunc, r.kind == vScalar && (r.known() || r.flags&fSure != 0), r.flags&(fRCU|fBTF) != 0 && (r.kind == vPtr || r.kind == vPtrNull):
 			w.report(st, idx, RuleR6, -1, fmt.Sprintf("%s calls %s on a %s, not on a lock inside a map value or an allocated object; the %s kernel says %q",
 				w.p.label(), fn, argKindName(r), w.c.kernel, wordsR6),
 				"Put the struct bpf_res_spin_lock in a map value (or a global in .bss/.data) and pass its address.")
@@ -427,7 +427,7 @@ func argTypeName(r value) string {
 	case vFunc:
 		return "func"
 	case vScalar, vErrno:
-		if r.known() || r.kind == vErrno {
+		if r.known() || r.kind == vErrno || r.flags&fSure != 0 {
 			return "scalar" // a number the check knows (an unknown one may be a pointer it does not follow)
 		}
 	}

@@ -20,6 +20,7 @@ const (
 	RuleM5  = "M5"  // more than one lock, or an array of locks
 	RuleM6  = "M6"  // misaligned lock
 	RuleM7  = "M7"  // bpf_timer/bpf_wq outside HASH, LRU_HASH, ARRAY
+	RuleM8  = "M8"  // 6.1: a lock in an inner map's value; the map of maps cannot be created
 	RuleG1  = "G1"  // 6.1: global lock gets a fresh id at each load
 	RuleG3  = "G3"  // more than one lock in one DATASEC
 	RuleG4  = "G4"  // lock in .rodata
@@ -84,6 +85,7 @@ const (
 	wordsOutOfOrder = "%s_unlock cannot be out of order"
 	wordsR5         = "has no valid bpf_res_spin_lock"
 	wordsR6         = "arg#0 doesn't point to map value or allocated object"
+	wordsM8         = "map '%s': failed to create: unknown error (-524)"
 )
 
 // logPatterns maps fragments of verifier messages (every version's wording) to rules.
@@ -129,6 +131,7 @@ var logPatterns = []struct{ frag, rule string }{
 	{"doesn't point to 'struct bpf_res_spin_lock'", RuleR4},
 	{"has no valid bpf_res_spin_lock", RuleR5},
 	{"doesn't point to map value or allocated object", RuleR6},
+	{"failed to create: unknown error (-524)", RuleM8},
 }
 
 // sameWords lists, for a rule RuleForVerifierLog returns, the other rules whose failures
@@ -266,6 +269,8 @@ func KernelWords(rule string, v Version, mapName string) string {
 		return "map '" + mapName + "' " + wordsR5
 	case RuleR6:
 		return wordsR6
+	case RuleM8:
+		return f(wordsM8)
 	}
 	return ""
 }

@@ -45,6 +45,7 @@ const (
 	fBnd               // scalar, not known: n is an unsigned upper bound
 	fRCU               // vPtr, vPtrNull: a kptr read in place (the verifier's rcu_ptr_)
 	fBTF               // vPtr, vPtrNull: a kernel object a kfunc returned (PTR_TO_BTF_ID)
+	fSure              // vScalar: certainly a number, never a pointer the check does not follow
 )
 
 func (v value) known() bool { return v.flags&fKnown != 0 }

@@ -422,6 +422,7 @@ const calleeSaved = regSet(1<<asm.R6 | 1<<asm.R7 | 1<<asm.R8 | 1<<asm.R9)
 // least the same findings), so that st need not be walked.
 func (w *walker) covers(old, st *state, idx int) bool {
 	w.compares++
+	ne := w.neNarrows()
 	if old.uncertain != 0 && st.uncertain == 0 {
 		return false
 	}
@@ -444,11 +445,11 @@ func (w *walker) covers(old, st *state, idx int) bool {
 		var pm idMap
 		if d < 16 {
 			r := asm.Register(d - 1)
-			if live.regs&regBit(r) != 0 && !covValue(fo.regs[r], fc.regs[r], rel.regs&regBit(r) != 0, &pm, old.facts, st.facts) {
+			if live.regs&regBit(r) != 0 && !covValue(fo.regs[r], fc.regs[r], rel.regs&regBit(r) != 0, &pm, old.facts, st.facts, ne) {
 				return false
 			}
 		} else if k := int(d - 16); uint64(live.slots)&(1<<k) != 0 &&
-			!covValue(fo.slot(k), fc.slot(k), uint64(rel.slots)&(1<<k) != 0, &pm, old.facts, st.facts) {
+			!covValue(fo.slot(k), fc.slot(k), uint64(rel.slots)&(1<<k) != 0, &pm, old.facts, st.facts, ne) {
 			return false
 		}
 	}
@@ -474,7 +475,7 @@ func (w *walker) covers(old, st *state, idx int) bool {
 			if live.regs&regBit(r) == 0 {
 				continue
 			}
-			if !covValue(fo.regs[r], fc.regs[r], rel.regs&regBit(r) != 0, &m, old.facts, st.facts) {
+			if !covValue(fo.regs[r], fc.regs[r], rel.regs&regBit(r) != 0, &m, old.facts, st.facts, ne) {
 				if f == top {
 					w.lastDiff[idx] = uint8(r) + 1
 				}
@@ -483,7 +484,7 @@ func (w *walker) covers(old, st *state, idx int) bool {
 		}
 		for s := uint64(live.slots) & (fo.used | fc.used); s != 0; s &= s - 1 {
 			k := bits.TrailingZeros64(s)
-			if !covValue(fo.slot(k), fc.slot(k), uint64(rel.slots)&(1<<k) != 0, &m, old.facts, st.facts) {
+			if !covValue(fo.slot(k), fc.slot(k), uint64(rel.slots)&(1<<k) != 0, &m, old.facts, st.facts, ne) {
 				if f == top {
 					w.lastDiff[idx] = uint8(16 + k)
 				}
@@ -497,7 +498,7 @@ func (w *walker) covers(old, st *state, idx int) bool {
 // covValue reports whether old value o is at least as general as c. relevant says
 // whether a scalar's number still matters; then what each state knows of it (its value,
 // and the ranges the branches taken on it leave) must be at least as wide in o.
-func covValue(o, c value, relevant bool, m *idMap, ofacts, cfacts []fact) bool {
+func covValue(o, c value, relevant bool, m *idMap, ofacts, cfacts []fact, ne bool) bool {
 	// An uninitialised register or slot acts as an unknown number in the walk (reading
 	// one is the kernel's error, not a lock rule's), and liveness here is per
 	// instruction, not per path: compare it as one.
@@ -534,8 +535,8 @@ func covValue(o, c value, relevant bool, m *idMap, ofacts, cfacts []fact) bool {
 			return (o.kind == c.kind && o.n == c.n) || (o.kind == vScalar && !o.known() && !o.bnd() && !hasFacts(ofacts, o.id))
 		}
 		for _, w32 := range [2]bool{false, true} {
-			or, ok1 := rangeOf(o, ofacts, w32)
-			cr, ok2 := rangeOf(c, cfacts, w32)
+			or, ok1 := rangeOf(o, ofacts, w32, ne)
+			cr, ok2 := rangeOf(c, cfacts, w32, ne)
 			if !or.contains(cr) {
 				return false
 			}

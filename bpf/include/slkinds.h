@@ -33,40 +33,41 @@ struct bpf_res_spin_lock {
  * share a section and every other lock is alone in its own (rule G3). */
 #define private(name) SEC(".data." #name) __hidden __attribute__((aligned(8)))
 
-/* Allocated objects. */
-extern void *bpf_obj_new_impl(__u64 local_type_id, void *meta) __ksym;
-extern void bpf_obj_drop_impl(void *kptr, void *meta) __ksym;
+/* Allocated objects. Every kfunc is declared __weak: on a kernel that lacks one, libbpf
+ * leaves only the programs that call it unloadable, not the whole object. */
+extern void *bpf_obj_new_impl(__u64 local_type_id, void *meta) __ksym __weak;
+extern void bpf_obj_drop_impl(void *kptr, void *meta) __ksym __weak;
 #define bpf_obj_new(type) ((type *)bpf_obj_new_impl(bpf_core_type_id_local(type), NULL))
 #define bpf_obj_drop(kptr) bpf_obj_drop_impl(kptr, NULL)
 
 /* Lists (6.2+; front/back 6.15+). */
 extern int bpf_list_push_front_impl(struct bpf_list_head *head, struct bpf_list_node *node,
-				    void *meta, __u64 off) __ksym;
+				    void *meta, __u64 off) __ksym __weak;
 extern int bpf_list_push_back_impl(struct bpf_list_head *head, struct bpf_list_node *node,
-				   void *meta, __u64 off) __ksym;
+				   void *meta, __u64 off) __ksym __weak;
 #define bpf_list_push_front(head, node) bpf_list_push_front_impl(head, node, NULL, 0)
 #define bpf_list_push_back(head, node) bpf_list_push_back_impl(head, node, NULL, 0)
-extern struct bpf_list_node *bpf_list_pop_front(struct bpf_list_head *head) __ksym;
-extern struct bpf_list_node *bpf_list_pop_back(struct bpf_list_head *head) __ksym;
-extern struct bpf_list_node *bpf_list_front(struct bpf_list_head *head) __ksym;
-extern struct bpf_list_node *bpf_list_back(struct bpf_list_head *head) __ksym;
+extern struct bpf_list_node *bpf_list_pop_front(struct bpf_list_head *head) __ksym __weak;
+extern struct bpf_list_node *bpf_list_pop_back(struct bpf_list_head *head) __ksym __weak;
+extern struct bpf_list_node *bpf_list_front(struct bpf_list_head *head) __ksym __weak;
+extern struct bpf_list_node *bpf_list_back(struct bpf_list_head *head) __ksym __weak;
 
 /* Red-black trees (6.3+; root/left/right 6.16+). */
 extern int bpf_rbtree_add_impl(struct bpf_rb_root *root, struct bpf_rb_node *node,
 			       bool (less)(struct bpf_rb_node *a, const struct bpf_rb_node *b),
-			       void *meta, __u64 off) __ksym;
+			       void *meta, __u64 off) __ksym __weak;
 #define bpf_rbtree_add(root, node, less) bpf_rbtree_add_impl(root, node, less, NULL, 0)
-extern struct bpf_rb_node *bpf_rbtree_first(struct bpf_rb_root *root) __ksym;
-extern struct bpf_rb_node *bpf_rbtree_remove(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym;
-extern struct bpf_rb_node *bpf_rbtree_root(struct bpf_rb_root *root) __ksym;
-extern struct bpf_rb_node *bpf_rbtree_left(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym;
-extern struct bpf_rb_node *bpf_rbtree_right(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym;
+extern struct bpf_rb_node *bpf_rbtree_first(struct bpf_rb_root *root) __ksym __weak;
+extern struct bpf_rb_node *bpf_rbtree_remove(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym __weak;
+extern struct bpf_rb_node *bpf_rbtree_root(struct bpf_rb_root *root) __ksym __weak;
+extern struct bpf_rb_node *bpf_rbtree_left(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym __weak;
+extern struct bpf_rb_node *bpf_rbtree_right(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym __weak;
 
 /* The resilient lock (6.15+): 0 when taken, an error (-EDEADLK, -ETIMEDOUT) when not. */
-extern int bpf_res_spin_lock(struct bpf_res_spin_lock *lock) __ksym;
-extern void bpf_res_spin_unlock(struct bpf_res_spin_lock *lock) __ksym;
-extern int bpf_res_spin_lock_irqsave(struct bpf_res_spin_lock *lock, unsigned long *flags__irq_flag) __ksym;
-extern void bpf_res_spin_unlock_irqrestore(struct bpf_res_spin_lock *lock, unsigned long *flags__irq_flag) __ksym;
+extern int bpf_res_spin_lock(struct bpf_res_spin_lock *lock) __ksym __weak;
+extern void bpf_res_spin_unlock(struct bpf_res_spin_lock *lock) __ksym __weak;
+extern int bpf_res_spin_lock_irqsave(struct bpf_res_spin_lock *lock, unsigned long *flags__irq_flag) __ksym __weak;
+extern void bpf_res_spin_unlock_irqrestore(struct bpf_res_spin_lock *lock, unsigned long *flags__irq_flag) __ksym __weak;
 
 /* A value with a resilient lock. */
 struct res_val {

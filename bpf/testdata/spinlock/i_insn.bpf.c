@@ -135,8 +135,8 @@ int iter_num_locked(struct __sk_buff *skb)
 	return 0;
 }
 
-extern void bpf_rcu_read_lock(void) __ksym;
-extern void bpf_rcu_read_unlock(void) __ksym;
+extern void bpf_rcu_read_lock(void) __ksym __weak;
+extern void bpf_rcu_read_unlock(void) __ksym __weak;
 
 /* I1 (I1b's limit): a kfunc that is not on the allowed list, while holding the lock. */
 SEC("tc")
