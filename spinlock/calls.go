@@ -50,7 +50,7 @@ func (w *walker) call(idx int, st *state) (int, bool) {
 func (w *walker) underLockCall(idx int, st *state, what, fix string, rule string) bool {
 	top := st.locks[len(st.locks)-1]
 	w.report(st, idx, rule, -1, fmt.Sprintf("%s %s while holding %s; the %s kernel says %q",
-		w.p.label(), what, w.lockName(st, top), w.c.kernel, KernelWords(rule, w.c.kernel, "")), fix)
+		w.p.label(), what, w.lockName(st, top), w.c.kernel, kernelWords(rule, w.c.kernel, "")), fix)
 	return false
 }
 
@@ -244,7 +244,7 @@ func (w *walker) exit(idx int, st *state) (int, bool) {
 				where = fmt.Sprintf(" at %s:%d", file, line)
 			}
 			w.reportAt(st, idx, blame, rule, l.home, fmt.Sprintf("%s%s while holding %s (locked at insn %d); the %s kernel says %q",
-				who, where, w.lockName(st, l), w.p.raw[l.at], w.c.kernel, KernelWords(rule, w.c.kernel, "")),
+				who, where, w.lockName(st, l), w.p.raw[l.at], w.c.kernel, kernelWords(rule, w.c.kernel, "")),
 				"Call the unlock on every path before returning, including early returns.")
 			return 0, false
 		}

@@ -20,7 +20,7 @@ import (
 // Options tune a check. A nil *Options means the defaults.
 type Options struct {
 	// Kernel is the kernel version whose rules apply; zero means the running kernel
-	// (Latest when it cannot be determined).
+	// (newest when it cannot be determined).
 	Kernel Version
 	// ProgramTypes gives the type of each program, by program (function) name, as
 	// libbpf resolved it. Programs not listed are resolved from their section name
@@ -49,7 +49,7 @@ func Check(elf []byte, opts *Options) (*Report, error) {
 	if o.Kernel.IsZero() {
 		v, err := RunningKernel()
 		if err != nil {
-			v = Latest
+			v = newest
 		}
 		o.Kernel = v
 	}
@@ -68,6 +68,11 @@ func Check(elf []byte, opts *Options) (*Report, error) {
 		return nil, fmt.Errorf("check %s: %w: %w", name, ErrUnreadable, err)
 	}
 	rep := &Report{Object: o.Name, Kernel: o.Kernel, Findings: []Finding{}}
+	defer func() {
+		if w := uncheckedKernel(o.Kernel); w != nil {
+			rep.Findings = append(w, rep.Findings...)
+		}
+	}()
 	if err := boundSections(f); err != nil {
 		rep.Findings = append(rep.Findings, notAnalysed(name, err))
 		return rep, nil
@@ -82,7 +87,26 @@ func Check(elf []byte, opts *Options) (*Report, error) {
 	}
 	c := newChecker(spec, prep.renames, o)
 	c.run()
-	return c.report, nil
+	rep = c.report
+	return rep, nil
+}
+
+// uncheckedKernel is the warning for a kernel version outside those the rules were
+// checked against (see oldest, newest), or nothing.
+func uncheckedKernel(v Version) []Finding {
+	if v.AtLeast(oldest.Major, oldest.Minor) && !v.AtLeast(newest.Major, newest.Minor+1) {
+		return nil
+	}
+	what := fmt.Sprintf("the check applies %s's rules, and what it knows of later kernels (P4 and P5 end with 6.19), unverified", newest)
+	if v.Before(oldest.Major, oldest.Minor) {
+		what = fmt.Sprintf("kernels before %s differ in ways the check does not know (bpf_spin_lock itself came with 5.1)", oldest)
+	}
+	return []Finding{{
+		Severity: SeverityWarning,
+		Message: fmt.Sprintf("kernel %s may be judged differently: the rules were checked against kernels %s to %s, and %s",
+			v, oldest, newest, what),
+		Fix: fmt.Sprintf("Check for a kernel between %s and %s, or test the load on a %s kernel.", oldest, newest, v),
+	}}
 }
 
 // notAnalysed is the finding for an object the check could not read although it is a
@@ -485,7 +509,7 @@ func (c *checker) programRules(p *progInfo) {
 			detail = " (" + l.path + ")"
 		}
 		f.Message = fmt.Sprintf("%s uses %s, whose value holds %s%s: the kernel refuses such a program as soon as it references the map, even if it never locks it; the %s kernel says %q",
-			p.label(), m.describe(), what, detail, c.kernel, KernelWords(f.Rule, c.kernel, ""))
+			p.label(), m.describe(), what, detail, c.kernel, kernelWords(f.Rule, c.kernel, ""))
 		c.add(f)
 	}
 }
@@ -539,7 +563,7 @@ func (c *checker) droppedMessage(prefix string, m *mapInfo, lv lockView) string 
 	case RuleM7:
 		cause = fmt.Sprintf("its type %s may not hold a bpf_timer or bpf_wq (only HASH, LRU_HASH and ARRAY may)", mapTypeName(m.typ))
 	}
-	words := KernelWords(lv.dropRule, c.kernel, name)
+	words := kernelWords(lv.dropRule, c.kernel, name)
 	if lv.dropRule == RuleM7 && m.hasKind(kindWq) && !m.hasKind(kindTimer) {
 		words = fmt.Sprintf(wordsWqBTF, name)
 	}
@@ -603,9 +627,9 @@ func (c *checker) invalidMessage(prefix string, m *mapInfo, lv lockView) string 
 	if prefix != "" {
 		head = prefix + " " + m.describe()
 	}
-	words := KernelWords(lv.lockRule, c.kernel, name)
+	words := kernelWords(lv.lockRule, c.kernel, name)
 	if lv.lockRule == RuleG4 || lv.lockRule == RuleM4 {
-		words = KernelWords(RuleM4, c.kernel, name)
+		words = kernelWords(RuleM4, c.kernel, name)
 	}
 	return fmt.Sprintf("%s: %s. The map is created silently without a usable lock, and locking it fails later with the misleading %q (the %s kernel's words)",
 		head, cause, words, c.kernel)

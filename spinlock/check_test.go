@@ -254,7 +254,7 @@ func TestRuleForVerifierLog(t *testing.T) {
 			t.Errorf("RuleForVerifierLog(%q) = %q, want %q", log, got, want)
 		}
 	}
-	if got := RulesForVerifierLog("map 'x' has to have BTF in order to use bpf_spin_lock"); !slices.Contains(got, "M2") {
+	if got := rulesForVerifierLog("map 'x' has to have BTF in order to use bpf_spin_lock"); !slices.Contains(got, "M2") {
 		t.Errorf("RulesForVerifierLog for M1's words = %v, want M2 among them", got)
 	}
 }

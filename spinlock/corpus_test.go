@@ -83,8 +83,8 @@ func TestCorpusVerdicts(t *testing.T) {
 				agree++
 			}
 			if e.KernelRejects {
-				if got := RuleForVerifierLog(e.KernelMessage); !slices.Contains(RulesForVerifierLog(e.KernelMessage), e.Rule) && got != e.Rule {
-					t.Errorf("RulesForVerifierLog(%q) = %v, want it to include %s", e.KernelMessage, RulesForVerifierLog(e.KernelMessage), e.Rule)
+				if got := RuleForVerifierLog(e.KernelMessage); !slices.Contains(rulesForVerifierLog(e.KernelMessage), e.Rule) && got != e.Rule {
+					t.Errorf("rulesForVerifierLog(%q) = %v, want it to include %s", e.KernelMessage, rulesForVerifierLog(e.KernelMessage), e.Rule)
 				}
 			}
 		})

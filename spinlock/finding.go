@@ -42,7 +42,7 @@ func (s *Severity) UnmarshalText(b []byte) error {
 // Finding is one broken rule. Fields that do not apply are empty or 0: a finding about a
 // map's definition has no Program, and objects built without -g have no File and Line.
 type Finding struct {
-	Rule     string   `json:"rule"`     // ID from KERNEL-RULES.md, such as "P2"
+	Rule     string   `json:"rule"`     // ID from docs/SPINLOCK.md, such as "P2"; "" for a warning that the analysis is incomplete
 	Severity Severity `json:"severity"` // error or warning
 	Program  string   `json:"program"`  // program (function) name
 	Section  string   `json:"section"`  // the program's ELF section, or the map's
@@ -65,7 +65,11 @@ func (f Finding) String() string {
 	case f.File != "":
 		fmt.Fprintf(&b, "%s: ", f.File)
 	}
-	fmt.Fprintf(&b, "%s[%s] %s", f.Severity, f.Rule, f.Message)
+	if f.Rule == "" {
+		fmt.Fprintf(&b, "%s: %s", f.Severity, f.Message)
+	} else {
+		fmt.Fprintf(&b, "%s[%s] %s", f.Severity, f.Rule, f.Message)
+	}
 	return b.String()
 }
 
@@ -77,6 +81,22 @@ type Report struct {
 	// Notes says where the analysis was incomplete (a step budget reached, a program it
 	// could not read); an empty Notes means every path was walked.
 	Notes []string `json:"notes,omitempty"`
+}
+
+// Incomplete returns the warnings without a rule: where the check could not analyse
+// (an object it cannot read, a program past its budget, a kernel version it was not
+// checked against). A strict caller treats them as errors.
+func (r *Report) Incomplete() []Finding {
+	if r == nil {
+		return nil
+	}
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Rule == "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Errors returns the error-severity findings.

@@ -154,7 +154,7 @@ var sameWords = map[string][]string{
 // RuleForVerifierLog returns the ID of the rule whose kernel words appear in a verifier
 // log, or "" if none does. Where the log holds several, the last one (the error) counts.
 // Some rules share their words (a lock in a per-CPU map, M2, ends in M1's message):
-// RulesForVerifierLog lists them all.
+// rulesForVerifierLog lists them all.
 func RuleForVerifierLog(log string) string {
 	best, bestEnd, bestLen := "", -1, 0
 	for _, p := range logPatterns {
@@ -172,9 +172,9 @@ func RuleForVerifierLog(log string) string {
 	return best
 }
 
-// RulesForVerifierLog returns every rule whose failure the kernel reports in the words
+// rulesForVerifierLog returns every rule whose failure the kernel reports in the words
 // found in log (RuleForVerifierLog's answer first), or nil.
-func RulesForVerifierLog(log string) []string {
+func rulesForVerifierLog(log string) []string {
 	r := RuleForVerifierLog(log)
 	if r == "" {
 		return nil
@@ -185,10 +185,10 @@ func RulesForVerifierLog(log string) []string {
 	return []string{r}
 }
 
-// KernelWords returns the words a kernel of version v prints when rule is broken, with
+// kernelWords returns the words a kernel of version v prints when rule is broken, with
 // mapName filled in where the kernel names the map ("" when the rule has no words of its
 // own or is not a rule of v).
-func KernelWords(rule string, v Version, mapName string) string {
+func kernelWords(rule string, v Version, mapName string) string {
 	f := func(format string) string {
 		if strings.Contains(format, "%s") {
 			return fmt.Sprintf(format, mapName)

@@ -12,9 +12,14 @@ type Version struct {
 	Major, Minor int
 }
 
-// Latest is the newest kernel version whose rules this package knows. It is used when
-// the running kernel cannot be determined.
-var Latest = Version{Major: 6, Minor: 18}
+// The kernel versions the rules were checked against: loaded into Debian's 6.1 and 6.12
+// kernels (make test-kernels) and this project's 6.18 machines, and read from the
+// kernel's sources between them. newest is used when the running kernel cannot be
+// determined; a version outside [oldest, newest] gets a warning finding.
+var (
+	oldest = Version{Major: 6, Minor: 1}
+	newest = Version{Major: 6, Minor: 18}
+)
 
 // ParseVersion parses "6.18", "v6.18", "6.18.3" or a uname release such as
 // "6.18.0-1-amd64" into a Version.

@@ -19,6 +19,7 @@ type jsonObject struct {
 	Path     string             `json:"path"`
 	Kernel   string             `json:"kernel"`
 	Findings []spinlock.Finding `json:"findings"`
+	Notes    []string           `json:"notes"` // where the analysis was partial
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) int {
@@ -26,8 +27,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	kernel := fs.String("kernel", "", "target kernel version `X.Y` (default: the running kernel)")
 	format := fs.String("format", "text", "output format: text or json")
+	strict := fs.Bool("strict", false, "fail (exit 1) also where the analysis is incomplete: an object or program not analysed, an unchecked kernel version")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: bpfkit check [--kernel X.Y] [--format text|json] OBJECT.o...")
+		fmt.Fprintln(stderr, "usage: bpfkit check [--kernel X.Y] [--format text|json] [--strict] OBJECT.o...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -41,40 +43,33 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	var v spinlock.Version
+	var v spinlock.Version // zero: the running kernel, as Check resolves it
 	if *kernel != "" {
 		var err error
 		if v, err = spinlock.ParseVersion(*kernel); err != nil {
 			fmt.Fprintf(stderr, "bpfkit check: %v\n", err)
 			return exitUsage
 		}
-	} else {
-		var err error
-		if v, err = spinlock.RunningKernel(); err != nil {
-			v = spinlock.Latest
-		}
 	}
 
 	status := exitOK
 	out := jsonOutput{Objects: []jsonObject{}}
 	for _, path := range fs.Args() {
-		data, err := os.ReadFile(path)
+		rep, err := checkFile(path, v)
 		if err != nil {
 			fmt.Fprintf(stderr, "bpfkit check: %v\n", err)
 			status = exitUsage
 			continue
 		}
-		rep, err := spinlock.Check(data, &spinlock.Options{Kernel: v, Name: path})
-		if err != nil {
-			fmt.Fprintf(stderr, "bpfkit check: %v\n", err)
-			status = exitUsage
-			continue
-		}
-		if rep.Err() != nil && status == exitOK {
+		if (rep.Err() != nil || *strict && len(rep.Incomplete()) > 0) && status == exitOK {
 			status = exitFindings
 		}
 		if *format == "json" {
-			out.Objects = append(out.Objects, jsonObject{Path: path, Kernel: rep.Kernel.String(), Findings: rep.Findings})
+			notes := rep.Notes
+			if notes == nil {
+				notes = []string{}
+			}
+			out.Objects = append(out.Objects, jsonObject{Path: path, Kernel: rep.Kernel.String(), Findings: rep.Findings, Notes: notes})
 			continue
 		}
 		printText(stdout, path, rep)
@@ -88,6 +83,22 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return status
+}
+
+// checkFile checks the object at path, reading at most what spinlock.CheckReader reads
+// (a device or a pipe that never ends is refused, not read until memory runs out).
+func checkFile(path string, v spinlock.Version) (*spinlock.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
+	}
+	return spinlock.CheckReader(f, &spinlock.Options{Kernel: v, Name: path})
 }
 
 // printText prints findings like a compiler, each followed by its fix, then a summary.

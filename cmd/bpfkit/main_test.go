@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"debug/elf"
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -9,6 +11,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/bpfkit/bpfkit/internal/gen/testobj"
+	"github.com/cilium/ebpf/btf"
 )
 
 var corpus = filepath.Join("..", "..", "bpf", "testdata", "spinlock")
@@ -82,8 +87,9 @@ func TestCheckJSON(t *testing.T) {
 	// Exactly the documented shape, nothing more.
 	var doc struct {
 		Objects []struct {
-			Path     string `json:"path"`
-			Kernel   string `json:"kernel"`
+			Path     string   `json:"path"`
+			Kernel   string   `json:"kernel"`
+			Notes    []string `json:"notes"`
 			Findings []struct {
 				Rule     string `json:"rule"`
 				Severity string `json:"severity"`
@@ -115,9 +121,88 @@ func TestCheckJSON(t *testing.T) {
 	if !found {
 		t.Errorf("no P2 error for tp_lock: %+v", doc.Objects[0].Findings)
 	}
-	// A clean object has findings [], not null.
-	if !strings.Contains(out, `"findings": []`) {
-		t.Errorf("clean object's findings are not []:\n%s", out)
+	// A clean object has findings [] and notes [], not null.
+	if !strings.Contains(out, `"findings": []`) || !strings.Contains(out, `"notes": []`) {
+		t.Errorf("clean object's findings or notes are not []:\n%s", out)
+	}
+}
+
+// customSection writes an object whose program's section names no type libbpf knows,
+// with a bpf_spin_lock in its BTF (so the check reads it): the check notes it.
+func customSection(t *testing.T) string {
+	t.Helper()
+	u32 := &btf.Int{Name: "unsigned int", Size: 4}
+	lock := &btf.Struct{Name: "bpf_spin_lock", Size: 4, Members: []btf.Member{{Name: "val", Type: u32}}}
+	b, err := testobj.Object{Types: []btf.Type{lock}, Programs: []testobj.Program{{Name: "hook", Section: "tc_packet_hook9"}}}.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "custom.bpf.o")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestCheckNotesAndIncomplete: notes reach the JSON; a warning without a rule (here an
+// unchecked kernel version) fails the check only under --strict.
+func TestCheckNotesAndIncomplete(t *testing.T) {
+	custom := customSection(t)
+	code, out, errs := runArgs("check", "--kernel", "6.18", "--format", "json", custom)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var doc struct {
+		Objects []struct {
+			Notes []string `json:"notes"`
+		} `json:"objects"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Objects) != 1 || len(doc.Objects[0].Notes) != 1 || !strings.Contains(doc.Objects[0].Notes[0], `section "tc_packet_hook9" names no program type libbpf knows`) {
+		t.Errorf("notes: %+v\n%s", doc.Objects, out)
+	}
+
+	good := filepath.Join(corpus, "m_storage.bpf.o")
+	code, out, _ = runArgs("check", "--kernel", "6.30", good)
+	if code != 0 || !strings.Contains(out, "warning: kernel 6.30 may be judged differently: the rules were checked against kernels 6.1 to 6.18") {
+		t.Errorf("unchecked kernel: exit %d\n%s", code, out)
+	}
+	if code, out, _ = runArgs("check", "--kernel", "6.30", "--strict", good); code != 1 {
+		t.Errorf("--strict on an unchecked kernel: exit %d, want 1\n%s", code, out)
+	}
+	if code, out, _ = runArgs("check", "--kernel", "6.18", "--strict", good); code != 0 {
+		t.Errorf("--strict on a clean object: exit %d, want 0\n%s", code, out)
+	}
+}
+
+// TestCheckHostileInput: a device is refused, not read until memory runs out, and an
+// object whose BTF header is corrupt is unreadable (libbpf refuses it too), not clean.
+func TestCheckHostileInput(t *testing.T) {
+	code, _, errs := runArgs("check", "--kernel", "6.18", "/dev/zero")
+	if code != 2 || !strings.Contains(errs, "/dev/zero: not a regular file") {
+		t.Errorf("/dev/zero: exit %d, stderr %q", code, errs)
+	}
+	obj, err := os.ReadFile(filepath.Join("..", "..", "bpf", "minimal.bpf.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.NewFile(bytes.NewReader(obj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := f.Section(".BTF")
+	bad := bytes.Clone(obj)
+	// The header's type_len now runs past the end of the section.
+	binary.LittleEndian.PutUint32(bad[sec.Offset+12:], uint32(sec.Size)*4)
+	path := filepath.Join(t.TempDir(), "badbtf.bpf.o")
+	if err := os.WriteFile(path, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = runArgs("check", "--kernel", "6.18", path)
+	if code != 2 || !strings.Contains(errs, "section .BTF: malformed header") {
+		t.Errorf("corrupt BTF header: exit %d, stderr %q", code, errs)
 	}
 }
 
