@@ -93,9 +93,12 @@ unit:
 	BPFKIT_REQUIRE_PRIVILEGED=1 $(GO) test -race -count=1 -timeout 30m ./...
 
 ## fuzz: a short run of every fuzz target (the seed corpora run in every `go test`)
+# Minimizing a new input is capped at 20 runs: time spent minimizing is time not fuzzing
+# (with 2s per input, FuzzCheck spent its whole run minimizing and ran a few hundred inputs).
 fuzz:
-	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
-	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzInterpret$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
+	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzInterpret$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
+	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzWalkGenerated$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
 	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzNames$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzLayout$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzBTF$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s

@@ -153,16 +153,8 @@ func errnoOutcome(op asm.JumpOp, variant, c int64, w32 bool) outcome {
 // (signed or unsigned) of the same width. Bit tests, or a value tested at both widths,
 // the kernel follows with more than intervals: it may settle a branch the check cannot.
 func intervalComplete(facts []fact, id int32, op asm.JumpOp, w32 bool) bool {
-	if op == asm.JSet {
-		for _, f := range facts {
-			if f.id == id {
-				return false
-			}
-		}
-		return true
-	}
 	for _, f := range facts {
-		if f.id == id && (f.op == asm.JSet || f.w32 != w32) {
+		if f.id == id && f.w32 != w32 {
 			return false
 		}
 	}
@@ -209,6 +201,8 @@ type srange struct {
 	ne       bool // a "!=" outcome cuts a bound off the intervals (6.8+)
 	ulo, uhi uint64
 	slo, shi int64
+	// Bits known 0 and known 1, from bit tests (the verifier's tnum learns the same).
+	zeros, ones uint64
 }
 
 func widthBounds(w32 bool) (umax uint64, smin, smax int64) {
@@ -233,34 +227,28 @@ func (r srange) s(c int64) int64 {
 }
 
 // rangeOf is what the walk knows of scalar v in the given width, from its value and the
-// facts of its state. ok is false when a fact it cannot express (a bit test) applies:
-// then only an identical fact list tells two states apart.
-func rangeOf(v value, facts []fact, w32, ne bool) (r srange, ok bool) {
+// facts of its state.
+func rangeOf(v value, facts []fact, w32, ne bool) (r srange) {
 	umax, smin, smax := widthBounds(w32)
 	r = srange{w32: w32, ne: ne, ulo: 0, uhi: umax, slo: smin, shi: smax}
 	switch {
 	case v.kind == vScalar && v.known():
 		r.ulo, r.uhi = r.u(v.n), r.u(v.n)
 		r.slo, r.shi = r.s(v.n), r.s(v.n)
-		return r, true
+		return r
 	case v.kind == vScalar && v.bnd():
 		r.uhi = min(umax, v.max())
 	}
-	ok = true
 	if v.id == 0 {
-		return r.normal(), ok
+		return r.normal()
 	}
 	for _, f := range facts {
 		if f.id != v.id || f.w32 != w32 {
 			continue
 		}
-		if f.op == asm.JSet {
-			ok = false
-			continue
-		}
 		r = r.apply(f.op, f.c, f.taken)
 	}
-	return r.normal(), ok
+	return r.normal()
 }
 
 // apply narrows r by the outcome of `value op c`.
@@ -294,6 +282,21 @@ func (r srange) apply(op asm.JumpOp, c int64, taken bool) srange {
 	}
 	uc, sc := r.u(c), r.s(c)
 	empty := func() srange { r.ulo, r.uhi = 1, 0; return r }
+	if op == asm.JSet {
+		if !taken {
+			r.zeros |= uc // no bit of c is set
+			r.uhi = min(r.uhi, ^r.zeros&umax)
+		} else if uc != 0 {
+			r.ulo = max(r.ulo, uc&-uc) // some bit of c is set: at least its lowest
+			if uc&(uc-1) == 0 {
+				r.ones |= uc // a single bit: that one
+			}
+		}
+		if r.zeros&r.ones != 0 || uc == 0 && taken {
+			return empty()
+		}
+		return r
+	}
 	switch op {
 	case asm.JEq:
 		r.ulo, r.uhi = max(r.ulo, uc), min(r.uhi, uc)
@@ -368,7 +371,8 @@ func (r srange) contains(r2 srange) bool {
 	if r2.empty() {
 		return true
 	}
-	return r.ulo <= r2.ulo && r2.uhi <= r.uhi && r.slo <= r2.slo && r2.shi <= r.shi
+	return r.ulo <= r2.ulo && r2.uhi <= r.uhi && r.slo <= r2.slo && r2.shi <= r.shi &&
+		r.zeros&^r2.zeros == 0 && r.ones&^r2.ones == 0
 }
 
 // decide settles `value op c` over r, if every value in r agrees.
@@ -401,6 +405,8 @@ func (r srange) decide(op asm.JumpOp, c int64) outcome {
 		all, none = r.shi < sc, r.slo >= sc
 	case asm.JSLE:
 		all, none = r.shi <= sc, r.slo > sc
+	case asm.JSet:
+		all, none = uc&r.ones != 0, uc&^r.zeros == 0
 	}
 	switch {
 	case all:
@@ -416,14 +422,14 @@ func (r srange) decide(op asm.JumpOp, c int64) outcome {
 func decided(facts []fact, id int32, op asm.JumpOp, w32, ne bool, c int64) outcome {
 	seen := false
 	for _, f := range facts {
-		if f.id == id && f.w32 == w32 && f.op != asm.JSet {
+		if f.id == id && f.w32 == w32 {
 			seen = true
 		}
 	}
 	if !seen {
 		return unknownOutcome
 	}
-	r, _ := rangeOf(value{kind: vScalar, id: id}, facts, w32, ne)
+	r := rangeOf(value{kind: vScalar, id: id}, facts, w32, ne)
 	return r.decide(op, c)
 }
 
