@@ -80,6 +80,7 @@ type walker struct {
 	lastDiff []uint8
 	budget   int // work allowed (workBudget): steps plus comparisons
 	compares int // states compared at prune points
+	lists    [][]*state
 	// onMiss, when set (tests), sees each state no stored one covered, with the newest
 	// of those it was compared with.
 	onMiss func(idx int, old, st *state)
@@ -207,7 +208,8 @@ func (w *walker) visited(idx int, st *state) bool {
 		w.seen[key] = b
 	}
 	var last *state
-	for _, list := range b.candidates(st) {
+	w.lists = b.candidates(st, w.lists[:0])
+	for _, list := range w.lists {
 		for i := len(list) - 1; i >= 0; i-- {
 			old := list[i]
 			if w.covers(old, st, idx) {
@@ -234,17 +236,20 @@ func (w *walker) visited(idx int, st *state) bool {
 // split on one register or slot (the discriminator: a loop counter, typically) by the
 // constant it holds there: an old state whose discriminator is the constant c can only
 // cover a state with c there too, so a lookup reads the states of one constant and
-// those where the discriminator is not a constant.
+// those where the discriminator is not a constant. Each part splits again the same way
+// when it grows, on another discriminator.
 type bucket struct {
 	all   []*state // before the split
 	disc  int      // noDisc, a register (0–9) or 16+slot
-	parts map[int64][]*state
-	other []*state
+	parts map[int64]*bucket
+	other *bucket
+	depth int
 }
 
 const (
 	noDisc   = -1
 	splitLen = 16
+	maxDepth = 6
 )
 
 // discValue is the top frame's value at discriminator d.
@@ -256,14 +261,19 @@ func discValue(st *state, d int) value {
 	return fr.slot(d - 16)
 }
 
-func (b *bucket) candidates(st *state) [][]*state {
+// candidates appends the lists of states that may cover st.
+func (b *bucket) candidates(st *state, out [][]*state) [][]*state {
+	if b == nil {
+		return out
+	}
 	if b.disc == noDisc {
-		return [][]*state{b.all}
+		return append(out, b.all)
 	}
+	out = b.other.candidates(st, out)
 	if v := discValue(st, b.disc); v.kind == vScalar && v.known() {
-		return [][]*state{b.other, b.parts[v.n]}
+		out = b.parts[v.n].candidates(st, out)
 	}
-	return [][]*state{b.other}
+	return out
 }
 
 func (b *bucket) add(w *walker, idx int, st *state) {
@@ -273,16 +283,24 @@ func (b *bucket) add(w *walker, idx int, st *state) {
 			b.all = b.all[1:]
 			w.stored--
 		}
-		if len(b.all) >= splitLen {
+		if len(b.all) >= splitLen && b.depth < maxDepth {
 			b.split(w, idx)
 		}
 		return
 	}
 	if v := discValue(st, b.disc); v.kind == vScalar && v.known() {
-		b.parts[v.n] = append(b.parts[v.n], st)
+		p := b.parts[v.n]
+		if p == nil {
+			p = &bucket{disc: noDisc, depth: b.depth + 1}
+			b.parts[v.n] = p
+		}
+		p.add(w, idx, st)
 		return
 	}
-	b.other = append(b.other, st)
+	if b.other == nil {
+		b.other = &bucket{disc: noDisc, depth: b.depth + 1}
+	}
+	b.other.add(w, idx, st)
 }
 
 // split picks the relevant register or slot holding the most distinct constants among
@@ -315,7 +333,7 @@ func (b *bucket) split(w *walker, idx int) {
 	if best == noDisc {
 		return
 	}
-	b.disc, b.parts = best, make(map[int64][]*state)
+	b.disc, b.parts = best, make(map[int64]*bucket)
 	all := b.all
 	b.all = nil
 	for _, s := range all {
