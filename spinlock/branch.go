@@ -40,6 +40,7 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 	// Exact outcomes, as the kernel computes them.
 	switch {
 	case a.kind == vScalar && a.known() && b.kind == vScalar && b.known():
+		w.markPrecise(a, b)
 		if compare(op, a.n, b.n, w32) {
 			return target, true
 		}
@@ -47,8 +48,10 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 	case a.kind == vErrno && b.kind == vScalar && b.known():
 		switch errnoOutcome(op, a.n, b.n, w32) {
 		case alwaysTaken:
+			w.markPrecise(b)
 			return target, true
 		case neverTaken:
+			w.markPrecise(b)
 			return idx + 1, true
 		}
 	case a.nonNullPtr() && zero && (op == asm.JEq || op == asm.JNE):
@@ -61,10 +64,10 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 		markNull(null, a, true)
 		markNull(notNullSt, a, false)
 		if op == asm.JEq {
-			w.work = append(w.work, workItem{target, null})
+			w.push(target, null)
 			*st = *notNullSt
 		} else {
-			w.work = append(w.work, workItem{target, notNullSt})
+			w.push(target, notNullSt)
 			*st = *null
 		}
 		return idx + 1, true
@@ -78,8 +81,10 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 		if c > a.max() {
 			switch op {
 			case asm.JEq, asm.JGT, asm.JGE:
+				w.markPrecise(a, b)
 				return idx + 1, true
 			case asm.JNE, asm.JLT, asm.JLE:
+				w.markPrecise(a, b)
 				return target, true
 			}
 		}
@@ -98,8 +103,10 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 	if a.kind == vScalar && !a.known() && a.id != 0 && b.kind == vScalar && b.known() {
 		switch decided(st.facts, a.id, op, w32, w.neNarrows(), b.n) {
 		case alwaysTaken:
+			w.markPrecise(a, b)
 			fall.setUncertain(uncertainCorrelated)
 		case neverTaken:
+			w.markPrecise(a, b)
 			taken.setUncertain(uncertainCorrelated)
 		default:
 			// Tested before, but the check cannot tell how (signed ranges, bit tests):
@@ -119,7 +126,7 @@ func (w *walker) cond(idx int, st *state, ins *asm.Instruction) (int, bool) {
 			setConst(fall, a.id, b.n, w32)
 		}
 	}
-	w.work = append(w.work, workItem{target, taken})
+	w.push(target, taken)
 	return idx + 1, true
 }
 
@@ -181,7 +188,7 @@ func setConst(st *state, id int32, c int64, w32 bool) {
 	}
 	st.forEachValue(func(v *value) {
 		if v.kind == vScalar && v.id == id && !v.known() {
-			*v = value{kind: vScalar, flags: fKnown, n: c, id: id}
+			*v = value{kind: vScalar, flags: fKnown, n: c, id: id, at: v.at}
 		}
 	})
 }

@@ -103,7 +103,7 @@ func (w *walker) helperCall(idx int, st *state) (int, bool) {
 func (w *walker) clobber(st *state, idx int) {
 	ins := &w.p.insns[idx]
 	fr := st.cur()
-	r0 := define(st)
+	r0 := define(st, idx)
 	if ins.Src == 0 {
 		switch ins.Constant {
 		case fnMapLookupElem, fnSkStorageGet, fnInodeStorage, fnTaskStorageGet, fnCgrpStorageGet:
@@ -211,7 +211,7 @@ func (w *walker) exit(idx int, st *state) (int, bool) {
 					next.frames[0].regs[r] = value{kind: vPtr}
 				}
 				next.frames[0].regs[asm.R10] = value{kind: vStack, flags: fKnown}
-				w.work = append(w.work, workItem{fn, next})
+				w.push(fn, next)
 				return 0, false
 			}
 		case rootRbLess:

@@ -28,6 +28,10 @@ func (w *walker) kfuncCall(idx int, st *state) (int, bool) {
 		return 0, false
 	}
 	r1, r2 := fr.regs[asm.R1], fr.regs[asm.R2]
+	// A kfunc's scalar arguments decide what it does (an object's type): they matter.
+	for r := asm.R1; r <= asm.R5; r++ {
+		w.markPrecise(fr.regs[r])
+	}
 	var r0 value
 	switch name {
 	case "bpf_res_spin_lock":
@@ -58,7 +62,7 @@ func (w *walker) kfuncCall(idx int, st *state) (int, bool) {
 				}
 			})
 		}
-		r0 = define(st)
+		r0 = define(st, idx)
 	case "bpf_refcount_acquire":
 		// A new reference to the same object, with an identity of its own.
 		if r1.kind == vObj {
@@ -71,7 +75,7 @@ func (w *walker) kfuncCall(idx int, st *state) (int, bool) {
 		if !w.graphRoot(idx, st, r1, kindListHead, full) {
 			return 0, false
 		}
-		r0 = define(st)
+		r0 = define(st, idx)
 	case "bpf_list_pop_front", "bpf_list_pop_back", "bpf_list_front", "bpf_list_back":
 		if !w.graphRoot(idx, st, r1, kindListHead, full) {
 			return 0, false
@@ -89,7 +93,7 @@ func (w *walker) kfuncCall(idx int, st *state) (int, bool) {
 				w.rbLess[int(cb.n)] = w.rootLock(st, r1)
 			}
 		}
-		r0 = define(st)
+		r0 = define(st, idx)
 	case "bpf_rbtree_remove":
 		if w.kind == rootRbLess {
 			return 0, false // "bpf_rbtree_remove not allowed in rbtree cb"
@@ -112,7 +116,7 @@ func (w *walker) kfuncCall(idx int, st *state) (int, bool) {
 			// object, whatever it is cast to.
 			r0 = value{kind: vPtrNull, flags: fBTF, id: st.newID()}
 		} else {
-			r0 = define(st)
+			r0 = define(st, idx)
 		}
 	}
 	_ = r2

@@ -9,8 +9,14 @@ import (
 // Instruction semantics: loads, stores, constants and arithmetic. Calls, exits and
 // branches have files of their own.
 
-// define returns a freshly computed scalar with an identity of its own.
-func define(st *state) value { return value{kind: vScalar, id: st.newID()} }
+// define returns a scalar computed at instruction idx, with an identity of its own.
+func define(st *state, idx int) value { return value{kind: vScalar, id: st.newID(), at: int32(idx + 1)} }
+
+// made is a value (a constant) made at instruction idx.
+func made(v value, idx int) value {
+	v.at = int32(idx + 1)
+	return v
+}
 
 // step interprets the instruction at idx; it returns the next index, or false when the
 // path ends (exit of the root, an error the kernel would stop at, a malformed program).
@@ -36,7 +42,7 @@ func (w *walker) step(idx int, st *state) (int, bool) {
 		for r := asm.R1; r <= asm.R5; r++ {
 			fr.regs[r] = value{}
 		}
-		fr.regs[asm.R0] = define(st)
+		fr.regs[asm.R0] = define(st, idx)
 		return idx + 1, true
 
 	case cls == asm.LdXClass:
@@ -45,7 +51,7 @@ func (w *walker) step(idx int, st *state) (int, bool) {
 		if !w.access(st, idx, src, int64(ins.Offset), size, "reads") {
 			return 0, false
 		}
-		v := define(st)
+		v := define(st, idx)
 		if op.Mode() == asm.MemMode || op.Mode() == asm.MemSXMode {
 			switch size {
 			case 1:
@@ -56,7 +62,7 @@ func (w *walker) step(idx int, st *state) (int, bool) {
 				v.flags, v.n = fBnd, 0xffffffff
 			}
 			if op.Mode() == asm.MemSXMode {
-				v = define(st)
+				v = define(st, idx)
 			}
 		}
 		if (src.kind == vMapVal || src.kind == vObj) && src.known() && size == 8 && op.Mode() == asm.MemMode {
@@ -67,7 +73,7 @@ func (w *walker) step(idx int, st *state) (int, bool) {
 				if w.c.kernel.AtLeast(6, 2) {
 					v = value{kind: vPtrNull, flags: fRCU, id: st.newID()}
 				} else {
-					v = value{kind: vScalar, flags: fSure, id: st.newID()}
+					v = value{kind: vScalar, flags: fSure, id: st.newID(), at: int32(idx + 1)}
 				}
 			}
 		}
@@ -90,18 +96,18 @@ func (w *walker) step(idx int, st *state) (int, bool) {
 		if dst.kind == vStack && dst.known() && int(dst.frame) < len(st.frames) {
 			off := dst.n + int64(ins.Offset)
 			f := &st.frames[dst.frame]
-			stored := scalar()
+			stored := made(scalar(), idx)
 			if cls == asm.StXClass && op.Mode() == asm.MemMode {
 				stored = fr.regs[ins.Src]
 			} else if cls == asm.StClass {
-				stored = constant(ins.Constant)
+				stored = made(constant(ins.Constant), idx)
 			}
 			if s, ok := stackSlot(off); ok && size == 8 && op.Mode() == asm.MemMode {
 				f.setSlot(s, stored)
 			} else {
 				for o := off; o < off+int64(size); o++ {
 					if s, ok := stackSlot(o &^ 7); ok {
-						f.setSlot(s, scalar())
+						f.setSlot(s, made(scalar(), idx))
 					}
 				}
 			}
@@ -109,15 +115,15 @@ func (w *walker) step(idx int, st *state) (int, bool) {
 		if op.Mode() == asm.AtomicMode {
 			a := op.AtomicOp()
 			if a == asm.CmpXchg {
-				fr.regs[asm.R0] = define(st)
+				fr.regs[asm.R0] = define(st, idx)
 			} else if a&0x100 != 0 { // BPF_FETCH
-				fr.regs[ins.Src] = define(st)
+				fr.regs[ins.Src] = define(st, idx)
 			}
 		}
 		return idx + 1, true
 
 	case cls.IsALU():
-		w.alu(st, ins)
+		w.alu(st, idx, ins)
 		return idx + 1, true
 
 	case cls.IsJump():
@@ -135,7 +141,7 @@ func (w *walker) step(idx int, st *state) (int, bool) {
 		case asm.JCOND:
 			// may_goto: either side.
 			if t, ok := w.p.target(idx, int64(ins.Offset)); ok {
-				w.work = append(w.work, workItem{t, st.clone()})
+				w.push(t, st.clone())
 			}
 			return idx + 1, true
 		default:
@@ -178,12 +184,12 @@ func (w *walker) loadImm64(idx int, ins *asm.Instruction, st *state) value {
 		if ins.Reference() != "" {
 			return value{kind: vPtr} // a ksym or another symbol the loader resolves
 		}
-		return constant(ins.Constant)
+		return made(constant(ins.Constant), idx)
 	}
 	return value{kind: vPtr}
 }
 
-func (w *walker) alu(st *state, ins *asm.Instruction) {
+func (w *walker) alu(st *state, idx int, ins *asm.Instruction) {
 	fr := st.cur()
 	op := ins.OpCode
 	is64 := op.Class() == asm.ALU64Class
@@ -202,18 +208,24 @@ func (w *walker) alu(st *state, ins *asm.Instruction) {
 	switch {
 	case aluOp == asm.Mov && ins.Offset == 0:
 		if is64 {
+			if op.Source() == asm.ImmSource {
+				src = made(src, idx)
+			}
 			*dst = src
 			return
 		}
+		w.dep(idx, src)
 		if src.kind == vScalar && src.known() {
-			*dst = constant(int64(uint32(src.n)))
+			*dst = made(constant(int64(uint32(src.n))), idx)
 			return
 		}
-		v := define(st)
+		v := define(st, idx)
 		v.flags, v.n = fBnd, 0xffffffff
 		*dst = v
 		return
 	case (aluOp == asm.Add || aluOp == asm.Sub) && is64 && isPtr(dst.kind) && src.isScalar():
+		// The scalar decides the pointer's offset: its value matters.
+		w.markPrecise(src)
 		if !dst.known() || !src.known() || src.kind != vScalar {
 			dst.flags &^= fKnown
 			dst.n = 0
@@ -227,7 +239,8 @@ func (w *walker) alu(st *state, ins *asm.Instruction) {
 		return
 	case dst.kind == vScalar && dst.known() && src.kind == vScalar && src.known():
 		if r, ok := evalALU(aluOp, dst.n, src.n, is64); ok && ins.Offset == 0 {
-			*dst = constant(r)
+			w.dep(idx, *dst, src)
+			*dst = made(constant(r), idx)
 			return
 		}
 	case aluOp == asm.Neg && dst.kind == vScalar && dst.known() && ins.Offset == 0:
@@ -235,11 +248,13 @@ func (w *walker) alu(st *state, ins *asm.Instruction) {
 		if !is64 {
 			r = int64(uint32(r))
 		}
-		*dst = constant(r)
+		w.dep(idx, *dst)
+		*dst = made(constant(r), idx)
 		return
 	}
 	old := *dst
-	res := define(st)
+	w.dep(idx, old, src)
+	res := define(st, idx)
 	// Upper bounds the kernel also knows, enough to turn "x & 1 != 0" into x == 1.
 	if old.kind == vScalar && src.kind == vScalar && src.known() && ins.Offset == 0 {
 		c := uint64(src.n)

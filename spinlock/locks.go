@@ -273,7 +273,7 @@ func (w *walker) resLockCall(idx int, st *state, irq bool) (int, bool) {
 		}
 	}
 	w.clobberRes(failed, value{kind: vErrno, id: failed.newID()})
-	w.work = append(w.work, workItem{idx + 1, failed})
+	w.push(idx+1, failed)
 	w.clobberRes(st, constant(0))
 	return idx + 1, true
 }
@@ -296,7 +296,7 @@ func (w *walker) resUnlockCall(idx int, st *state, irq bool) (int, bool) {
 	if !w.unlock(idx, st, kind, fr.regs[asm.R1]) {
 		return 0, false
 	}
-	w.clobberRes(st, define(st))
+	w.clobberRes(st, define(st, idx))
 	return idx + 1, true
 }
 

@@ -109,11 +109,21 @@ type state struct {
 	// steps and jumps since the path last left a state at a prune point (the verifier
 	// leaves one only every 8 instructions and 2 jumps).
 	stepsSince, jumpsSince uint16
+	// node is the last state this path left at a prune point (see ckpt).
+	node *ckpt
+}
+
+// ckpt is a state kept at a prune point, as a node of the tree of paths: branches counts
+// the paths and child nodes below it still being walked. At zero its subtree is
+// complete, and the precision marks its paths set are final (the verifier's branches).
+type ckpt struct {
+	parent   *ckpt
+	branches int32
 }
 
 func (s *state) clone() *state {
 	c := &state{uncertain: s.uncertain, nextID: s.nextID, line: s.line, prevLine: s.prevLine,
-		stepsSince: s.stepsSince, jumpsSince: s.jumpsSince}
+		stepsSince: s.stepsSince, jumpsSince: s.jumpsSince, node: s.node}
 	c.frames = make([]frame, len(s.frames), len(s.frames)+1)
 	for i := range s.frames {
 		c.frames[i] = s.frames[i]

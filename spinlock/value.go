@@ -36,7 +36,10 @@ type value struct {
 	// which is what tells two locks apart) and scalars (two registers holding the same
 	// value learn together from a branch). 0: none.
 	id int32
-	at int32 // where a pointer's identity was made (instruction index), for messages
+	// at is where the value was made (instruction index + 1; 0: unknown): for a pointer,
+	// its identity (for messages); for a scalar, its origin, which the walk marks precise
+	// when a decision depends on it (see walker.markPrecise).
+	at int32
 	n  int64
 }
 

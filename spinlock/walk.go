@@ -79,6 +79,13 @@ type walker struct {
 	// last told two states apart there: covers compares it first.
 	lastDiff []uint8
 	budget   int // work allowed (workBudget): steps plus comparisons
+	// precise marks, per instruction, that a value it made decided something (a
+	// branch, a pointer's offset, a kfunc argument); deps lists the origins of the
+	// operands each instruction computed from, so that a mark reaches them too. Like the
+	// verifier's precision marks, they let a complete state ignore numbers nothing
+	// depended on.
+	precise []bool
+	deps    [][]int32
 	compares int // states compared at prune points
 	lists    [][]*state
 	// onMiss, when set (tests), sees each state no stored one covered, with the newest
@@ -97,6 +104,8 @@ func newWalker(c *checker, p *progInfo) *walker {
 		rbLess:   make(map[int]heldLock),
 		lastDiff: make([]uint8, len(p.insns)),
 		budget:   walkBudget,
+		precise:  make([]bool, len(p.insns)),
+		deps:     make([][]int32, len(p.insns)),
 	}
 }
 
@@ -160,8 +169,70 @@ func (w *walker) walkRoot(start, kind int, held ...heldLock) {
 		it := w.work[len(w.work)-1]
 		w.work = w.work[:len(w.work)-1]
 		w.path(it.idx, it.st)
+		w.finish(it.st.node)
 		if w.stopped {
 			return
+		}
+	}
+}
+
+// push queues the other side of a branch: one more path below the state's node.
+func (w *walker) push(idx int, st *state) {
+	if st.node != nil {
+		st.node.branches++
+	}
+	w.work = append(w.work, workItem{idx, st})
+}
+
+// finish ends a path below node n: nodes whose subtrees are now complete say so to
+// their parents.
+func (w *walker) finish(n *ckpt) {
+	for ; n != nil; n = n.parent {
+		n.branches--
+		if n.branches > 0 {
+			return
+		}
+	}
+}
+
+// markPrecise marks the origins of scalars a decision depended on.
+func (w *walker) markPrecise(vs ...value) {
+	for _, v := range vs {
+		if v.isScalar() && v.at > 0 {
+			w.mark(int(v.at - 1))
+		}
+	}
+}
+
+func (w *walker) mark(i int) {
+	if i < 0 || i >= len(w.precise) || w.precise[i] {
+		return
+	}
+	w.precise[i] = true
+	for _, d := range w.deps[i] {
+		w.mark(int(d - 1))
+	}
+}
+
+// dep records that instruction idx computed from the values vs: a later mark of idx
+// reaches their origins.
+func (w *walker) dep(idx int, vs ...value) {
+	for _, v := range vs {
+		if !v.isScalar() || v.at <= 0 || int(v.at-1) == idx {
+			continue
+		}
+		known := false
+		for _, d := range w.deps[idx] {
+			if d == v.at {
+				known = true
+				break
+			}
+		}
+		if !known {
+			w.deps[idx] = append(w.deps[idx], v.at)
+			if w.precise[idx] {
+				w.mark(int(v.at - 1))
+			}
 		}
 	}
 }
@@ -227,6 +298,8 @@ func (w *walker) visited(idx int, st *state) bool {
 		return false
 	}
 	st.stepsSince, st.jumpsSince = 0, 0
+	n := &ckpt{parent: st.node, branches: 1}
+	st.node = n
 	b.add(w, idx, st.clone())
 	w.stored++
 	return false
@@ -424,6 +497,12 @@ const calleeSaved = regSet(1<<asm.R6 | 1<<asm.R7 | 1<<asm.R8 | 1<<asm.R9)
 func (w *walker) covers(old, st *state, idx int) bool {
 	w.compares++
 	ne := w.neNarrows()
+	// A complete state's precision marks are final: a number of it no decision
+	// depended on need not match (a state still being walked compares every relevant one).
+	var prec []bool
+	if old.node != nil && old.node.branches == 0 {
+		prec = w.precise
+	}
 	if old.uncertain != 0 && st.uncertain == 0 {
 		return false
 	}
@@ -446,11 +525,11 @@ func (w *walker) covers(old, st *state, idx int) bool {
 		var pm idMap
 		if d < 16 {
 			r := asm.Register(d - 1)
-			if live.regs&regBit(r) != 0 && !covValue(fo.regs[r], fc.regs[r], rel.regs&regBit(r) != 0, &pm, old.facts, st.facts, ne) {
+			if live.regs&regBit(r) != 0 && !covValue(fo.regs[r], fc.regs[r], rel.regs&regBit(r) != 0, &pm, old.facts, st.facts, ne, prec) {
 				return false
 			}
 		} else if k := int(d - 16); uint64(live.slots)&(1<<k) != 0 &&
-			!covValue(fo.slot(k), fc.slot(k), uint64(rel.slots)&(1<<k) != 0, &pm, old.facts, st.facts, ne) {
+			!covValue(fo.slot(k), fc.slot(k), uint64(rel.slots)&(1<<k) != 0, &pm, old.facts, st.facts, ne, prec) {
 			return false
 		}
 	}
@@ -476,7 +555,7 @@ func (w *walker) covers(old, st *state, idx int) bool {
 			if live.regs&regBit(r) == 0 {
 				continue
 			}
-			if !covValue(fo.regs[r], fc.regs[r], rel.regs&regBit(r) != 0, &m, old.facts, st.facts, ne) {
+			if !covValue(fo.regs[r], fc.regs[r], rel.regs&regBit(r) != 0, &m, old.facts, st.facts, ne, prec) {
 				if f == top {
 					w.lastDiff[idx] = uint8(r) + 1
 				}
@@ -485,7 +564,7 @@ func (w *walker) covers(old, st *state, idx int) bool {
 		}
 		for s := uint64(live.slots) & (fo.used | fc.used); s != 0; s &= s - 1 {
 			k := bits.TrailingZeros64(s)
-			if !covValue(fo.slot(k), fc.slot(k), uint64(rel.slots)&(1<<k) != 0, &m, old.facts, st.facts, ne) {
+			if !covValue(fo.slot(k), fc.slot(k), uint64(rel.slots)&(1<<k) != 0, &m, old.facts, st.facts, ne, prec) {
 				if f == top {
 					w.lastDiff[idx] = uint8(16 + k)
 				}
@@ -499,7 +578,7 @@ func (w *walker) covers(old, st *state, idx int) bool {
 // covValue reports whether old value o is at least as general as c. relevant says
 // whether a scalar's number still matters; then what each state knows of it (its value,
 // and the ranges the branches taken on it leave) must be at least as wide in o.
-func covValue(o, c value, relevant bool, m *idMap, ofacts, cfacts []fact, ne bool) bool {
+func covValue(o, c value, relevant bool, m *idMap, ofacts, cfacts []fact, ne bool, prec []bool) bool {
 	// An uninitialised register or slot acts as an unknown number in the walk (reading
 	// one is the kernel's error, not a lock rule's), and liveness here is per
 	// instruction, not per path: compare it as one.
@@ -510,7 +589,7 @@ func covValue(o, c value, relevant bool, m *idMap, ofacts, cfacts []fact, ne boo
 		c = value{kind: vScalar}
 	}
 	if o.isScalar() && c.isScalar() {
-		if !relevant {
+		if !relevant || prec != nil && o.kind == vScalar && o.at > 0 && !prec[o.at-1] {
 			return true
 		}
 		if !m.scalar(o.id, c.id) {
