@@ -53,6 +53,19 @@ func Check(elf []byte, opts *Options) (*Report, error) {
 		}
 		o.Kernel = v
 	}
+	key := cacheKey(elf, o)
+	if rep, ok := reports.get(key); ok {
+		return rep, nil
+	}
+	rep, err := check(elf, o)
+	if err == nil {
+		reports.put(key, rep)
+	}
+	return rep, err
+}
+
+// check is Check on resolved options, without the cache.
+func check(elf []byte, o Options) (*Report, error) {
 	name := o.Name
 	if name == "" {
 		name = "object"

@@ -10,7 +10,9 @@ import (
 // branches have files of their own.
 
 // define returns a scalar computed at instruction idx, with an identity of its own.
-func define(st *state, idx int) value { return value{kind: vScalar, id: st.newID(), at: int32(idx + 1)} }
+func define(st *state, idx int) value {
+	return value{kind: vScalar, id: st.newID(), at: int32(idx + 1)}
+}
 
 // made is a value (a constant) made at instruction idx.
 func made(v value, idx int) value {

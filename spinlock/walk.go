@@ -84,8 +84,8 @@ type walker struct {
 	// operands each instruction computed from, so that a mark reaches them too. Like the
 	// verifier's precision marks, they let a complete state ignore numbers nothing
 	// depended on.
-	precise []bool
-	deps    [][]int32
+	precise  []bool
+	deps     [][]int32
 	compares int // states compared at prune points
 	lists    [][]*state
 	// onMiss, when set (tests), sees each state no stored one covered, with the newest

@@ -19,9 +19,9 @@ import (
 type genBug int
 
 const (
-	bugNone  genBug = iota
-	bugExit         // one stage returns inside its critical section (I6b)
-	bugCall         // one stage calls a helper inside its critical section (I1)
+	bugNone genBug = iota
+	bugExit        // one stage returns inside its critical section (I6b)
+	bugCall        // one stage calls a helper inside its critical section (I1)
 )
 
 // genProgram writes a program of n stages. Every nest-th stage nests its critical
