@@ -1,6 +1,6 @@
 //go:build ignore
 
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* libbpf's "minimal" example, as it stands in libbpf-bootstrap: a tracepoint on
  * write() that reacts only to the PID user space stores in my_pid before load. */
 #include <linux/bpf.h>

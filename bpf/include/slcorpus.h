@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* Shared pieces of the spin-lock corpus (bpf/testdata/spinlock): the lock-holding value,
  * the maps most programs use, and the lock/unlock body, so that a program and its
  * near-twin differ only in the one thing the rule is about. */

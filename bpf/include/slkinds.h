@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* The newer lock homes and kinds of the spin-lock corpus (bpf/testdata/spinlock): locks in
  * allocated objects (bpf_obj_new, 6.2+; kptrs through bpf_kptr_xchg), graph objects
  * guarded by a lock (bpf_list_head 6.2+, bpf_rb_root 6.3+) and the resilient lock

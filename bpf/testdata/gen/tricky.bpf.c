@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Maps and globals of tricky layouts (tricky.h) for bpfkit gen. The syscall program
  * `fill` writes known values from C, so a test reads them back through the generated Go
  * types and sees whether Go and C agree on every offset and bit. */

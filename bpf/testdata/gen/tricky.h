@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* Layouts that are easy to get wrong in Go, for bpfkit gen's golden and kernel tests. */
 #ifndef TRICKY_H
 #define TRICKY_H

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* One program per attach kind the loader supports, each counting its runs in
  * hits[] (.bss), for loader's attach tests. */
 #include <linux/bpf.h>

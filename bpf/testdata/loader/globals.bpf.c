@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Globals in every data section, for loader's tests: the syscall program copies what
  * it sees into .bss, so a test run shows what the kernel-side program read. */
 #include <linux/bpf.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Attach types this VM's kernel refuses (no CONFIG_KPROBES; trampolines give EPERM):
  * their tests must compile and skip here with the reason. */
 #include <linux/bpf.h>

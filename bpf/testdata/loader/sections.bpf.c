@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Sections whose Go mirror needs care, for loader's section tests: a .bss of 12 bytes
  * (a Go struct holding a uint64 is 16: "datasec slack") and a .data.big that spans two
  * pages. The syscall program bump touches both, so a test run shows what it saw. */

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* One program the verifier accepts and one it must reject: the second dereferences a
  * hash-map value without checking it for NULL. (A hash map: since 6.x the verifier
  * knows that an array lookup with a constant in-bounds key cannot return NULL.) */

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Home A through a kptr: an object from bpf_obj_new stored in a map value's __kptr field
  * and taken back with bpf_kptr_xchg. Taken back, it is an object like any other: its own
  * lock, I5 against any other lock, I9 with the object's words.

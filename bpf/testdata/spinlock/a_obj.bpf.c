@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Home A: a lock in an object from bpf_obj_new (6.2+). Each object is its own lock; the
  * rules I1, I3, I5, I6b and I9 hold as for a map value, I9 and I3 with their own words.
  * Every twin drops its object after the unlock (an object never dropped is a reference

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rules G2, G3 (its fix), G4 and I5 for locks in global data. Each lock sits alone in its
  * own DATASEC, so each program here only references the sections it is about. */
 #include "slcorpus.h"

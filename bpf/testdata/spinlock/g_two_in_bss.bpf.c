@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rule G3 (M5 for global data): two locks in one DATASEC (.bss). */
 #include "slcorpus.h"
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rules H1 and H2 for lists (bpf_list_head, 6.2+): every list kfunc needs the lock that
  * guards its head, the bpf_spin_lock of the same map value, allocated object or global
  * section. H1: no lock held. H2: a lock held, but another one. Heads live in a map value,

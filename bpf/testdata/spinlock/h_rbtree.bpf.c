@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rules H1, H2 and H3 for red-black trees (bpf_rb_root, 6.3+): every rbtree kfunc needs
  * the lock that guards its root (H1: none held; H2: another one held), and the less()
  * callback of bpf_rbtree_add runs with that lock held, so it may neither unlock (H3) nor

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rules I1-I9: what the verifier's walk rejects between bpf_spin_lock and
  * bpf_spin_unlock. Every program is a tc classifier (SCHED_CLS: may lock, may use
  * LD_ABS and tail calls), so only the instructions differ between a program and its twin. */

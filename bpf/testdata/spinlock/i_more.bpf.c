@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* More of I1, I3, I5 and I9, as they show up in real programs: a helper called from a
  * static subprogram under the lock, a second lookup of the very same key, clearing a whole
  * value, a lock on the stack. */

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rules I1, I4 and I6b across paths, loops, callbacks and BPF-to-BPF calls: the cases
  * where the verifier's walk of every path, with what it knows of each register, decides. */
 #include "slcorpus.h"

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Lock state carried through a static subprogram's returned pointer (issue 9). A static
  * subprogram looks a value up, locks it when found and returns the pointer: on each path
  * the verifier knows whether the pointer is NULL and whether the lock is held, so a caller

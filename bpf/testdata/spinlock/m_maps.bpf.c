@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rules M1-M7: where a lock may live. Every program is a tc classifier (SCHED_CLS, which
  * may lock), so only the map differs between a bad program and its twin. Two-lock values
  * and misaligned locks are in m_two_locks.bpf.c and m_misaligned.bpf.c: on 6.18 the kernel

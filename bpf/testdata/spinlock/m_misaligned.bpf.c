@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rule M6, a lock at an offset not divisible by 4. On 6.18 the kernel refuses the object's
  * BTF when it is loaded (-EFAULT), libbpf drops the BTF of the whole object and the program
  * fails with M1's words ("has to have BTF"), not with "has no valid bpf_spin_lock". */

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Twins of rule M2: the local-storage map types that may hold a lock, locked from program
  * types that can reach them (SK_STORAGE and CGROUP_STORAGE from cgroup_skb, TASK_STORAGE
  * from tp_btf). */

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rule M5, two locks in one value. On 6.18 the kernel parses every struct of the object's
  * BTF when the BTF is loaded (btf_parse_struct_metas) and refuses the BTF with -E2BIG when
  * a struct holds two bpf_spin_locks. libbpf then drops the BTF of the whole object ("BTF is

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Home N: a lock in the value of an inner map, reached through an ARRAY_OF_MAPS or a
  * HASH_OF_MAPS. Every inner lookup is its own lock to the verifier, as every lookup of an
  * ordinary map is: rules I1, I3, I5, I6b and I9 hold here as they do for a map value. */

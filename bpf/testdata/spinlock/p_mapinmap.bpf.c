@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rule P2 and maps of maps. The kernel judges the maps a program references: a tracepoint
  * that references the lock-holding map itself is refused, but one that reaches the same
  * kind of value through an ARRAY_OF_MAPS is not (6.18 loads it, lock and all). */

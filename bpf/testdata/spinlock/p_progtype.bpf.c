@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rules P1, P2 (and P3's absence on 6.6+): the program type against a map whose value
  * holds a bpf_spin_lock. Every program here is loaded alone by the differential test.
  * The "bad" programs and their twins share one body; only the section (the program type)

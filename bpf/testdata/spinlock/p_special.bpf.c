@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rules P4, P5, P6: tracing programs against values that hold a bpf_timer, a bpf_wq, or a
  * bpf_list_head (which needs a bpf_spin_lock beside it). Each bad program only looks the
  * map up: the kernel rejects the reference. The twins are the same body as tc programs. */

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Rules R1-R6: the resilient lock, bpf_res_spin_lock (6.15+). Taking it can fail (deadlock,
  * timeout): only the path where it returned 0 holds it. Several may be held at once and
  * are released in reverse order. Also how the P and I rules apply to it: program types,
