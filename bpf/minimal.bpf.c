@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+// Copyright (c) 2020 Facebook
 //go:build ignore
 
-// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* libbpf's "minimal" example, as it stands in libbpf-bootstrap: a tracepoint on
- * write() that reacts only to the PID user space stores in my_pid before load. */
+/* libbpf's "minimal" example, as it stands in libbpf-bootstrap (examples/c/minimal.bpf.c),
+ * under its licence and copyright: a tracepoint on write() that reacts only to the PID
+ * user space stores in my_pid before load. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
