@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # bpfkit — see README.md. `make demo` runs the main example, `make test` runs every test.
 SHELL := /bin/bash
 GO ?= go
@@ -47,10 +48,13 @@ $(BPF_CLANG19_SRCS:.c=.o): BPF_CC = $(CLANG19)
 demo: deps
 	$(GO) run ./examples/minimal -duration $(DEMO_DURATION)
 
+## vet: go vet, gofmt, maps and spinlock without cgo, an SPDX line on every source file
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	CGO_ENABLED=0 $(GO) build ./maps/... ./spinlock/...
+	@GO='$(GO)' bash scripts/spdx_test.sh
+	bash scripts/spdx.sh check
 
 ## check-bpf: rebuild every BPF object and fail if it differs from the committed one
 check-bpf:

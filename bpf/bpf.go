@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package bpf holds bpfkit's BPF C sources and their compiled objects, committed next
 // to them and rebuilt by `make bpf` (clang -O2 -g -target bpf). The objects are embedded
 // so that examples and tests run from any directory.

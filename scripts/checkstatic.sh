@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # checkstatic.sh BINARY: proves that BINARY (make static's bin/minimal) runs where no
 # shared library exists. It must have no program interpreter and no dynamic section; then
 # it runs, in a private mount namespace, chrooted into a root that holds only busybox and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what bpfkit needs on a fresh Debian 12 (bookworm) machine and mounts the
 # filesystems its tests use. Idempotent: a second run only checks.
 set -euo pipefail

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package spinlock checks a compiled BPF object, before anything reaches the kernel, for
 // the uses of bpf_spin_lock that a given kernel version's verifier would refuse.
 //

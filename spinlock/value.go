@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package spinlock
 
 // The instruction-level rules (I, H, R, and the M/G rules at the call that locks) come

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package examples holds the compiled BPF objects of bpfkit's examples, embedded so that
 // the examples run from any directory. The C sources sit next to them; `make bpf`
 // rebuilds them.

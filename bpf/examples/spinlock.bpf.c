@@ -1,6 +1,6 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //go:build ignore
 
-// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* examples/spinlock: an XDP program counting packets and bytes per IP protocol in a hash
  * map whose values hold a bpf_spin_lock, so that user space can read packets and bytes
  * as one consistent pair (BPF_F_LOCK). Only IPv4 TCP/UDP packets to the port user space

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package preflight holds the BPF objects of examples/preflight, embedded so that the
 // example runs from any directory. The C sources sit next to them; `make bpf` rebuilds
 // them.

@@ -1,6 +1,6 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //go:build ignore
 
-// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* examples/preflight, the version bpfkit's check stops before load: a tracepoint counts
  * each process's write() calls and the time of its last one in a hash map whose values
  * hold a bpf_spin_lock, so that user space reads both as one consistent pair. The kernel

@@ -1,6 +1,6 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //go:build ignore
 
-// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* examples/preflight, the fixed twin of preflight_bad.bpf.c: the same counting body,
  * attached as a BTF-enabled tracepoint (tp_btf, program type TRACING) on the raw
  * sys_enter tracepoint, filtered on write(). TRACING programs may use bpf_spin_lock, so

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command bpfkit is bpfkit's command line.
 //
 //	bpfkit check [--kernel X.Y] [--format text|json] OBJECT.o...

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package gen writes typed Go skeletons of BPF objects: the code behind `bpfkit gen`.
 //
 // From an object's ELF and BTF (read in pure Go, as libbpf would read them) it writes one

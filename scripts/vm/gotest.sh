@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # gotest.sh -k KERNEL [-m MODULE]… PACKAGE [TEST FLAG]…: runs a package's tests inside a
 # kernel under qemu (scripts/vm/run.sh), as root, with BPFKIT_REQUIRE_PRIVILEGED=1.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kernel.sh SERIES: prints the directory holding Debian's cloud kernel of that series
 # (6.1, 6.12 …), unpacked from its package: boot/vmlinuz-*, boot/config-*, lib/modules/*.
 #

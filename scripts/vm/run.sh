@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # run.sh [options] -- COMMAND [ARG…]: boots a kernel in qemu (TCG) with an initramfs that
 # holds busybox and the files given, runs COMMAND as root inside, prints what it prints,
 # powers the VM off and exits with COMMAND's exit status.

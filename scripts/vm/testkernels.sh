@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # testkernels.sh: make test-kernels. Runs the spin-lock check's differential test
 # (spinlock/kerneltest TestDifferential) and the static minimal example in Debian's
 # kernels under qemu (KERNELS, default "6.1 6.12"), and on this machine's own kernel

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package kerneltest holds the differential test of the spin-lock check against the real
 // kernel. It has no API: its test loads every program of the corpus in
 // bpf/testdata/spinlock alone into the running kernel (loader.CheckOff, so the kernel is

@@ -1,6 +1,6 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //go:build ignore
 
-// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Maps for bench/: the same maps are driven by bpfkit, cilium/ebpf, libbpfgo and a C
  * program through libbpf in one run. */
 #include <linux/bpf.h>

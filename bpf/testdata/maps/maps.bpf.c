@@ -1,6 +1,6 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //go:build ignore
 
-// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Maps and programs for package maps' tests: one map of each kind the accessors cover,
  * values whose BTF the layout check reads, and XDP programs run with BPF_PROG_TEST_RUN. */
 #include <linux/bpf.h>

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package testobj writes small BPF ELF objects for the tests and fuzz targets of package
 // gen. Names pass through unchecked, the way a hostile or broken compiler would write
 // them, so that a test can make the objects a generator must refuse or escape.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package tricky is the generated skeleton of bpf/testdata/gen/tricky.bpf.o, whose types
 // (bpf/testdata/gen/tricky.h) are the layouts a Go generator gets wrong most easily:
 // nested structs, unions, bitfields, arrays of structs, padding, a packed struct, enums,
