@@ -80,9 +80,6 @@ func errnoAt(variant int64, e int64) int64 {
 
 func scalar() value          { return value{kind: vScalar} }
 func constant(n int64) value { return value{kind: vScalar, flags: fKnown, n: n} }
-func bounded(max uint64) value {
-	return value{kind: vScalar, flags: fBnd, n: int64(max)}
-}
 
 // isScalar: a number of any kind.
 func (v value) isScalar() bool { return v.kind == vScalar || v.kind == vErrno }
