@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* A load balancer's datapath at the size of the largest real programs (issue 12): a tc
  * classifier of some 15,000 instructions, everything inlined into one function, with
  * about 250 bpf_spin_lock and 260 bpf_spin_unlock calls on values of HASH and ARRAY maps,
