@@ -43,11 +43,8 @@ SPDX_PENDING_DIRS=(
 )
 
 # Files that came from another project keep its licence (and their copyright line).
-declare -A SPDX_UPSTREAM=(
-	# libbpf-bootstrap's examples/c/minimal.bpf.c, the program `make demo` runs; its
-	# BSD-3-Clause text is bpf/LICENSE.BSD-3-Clause.
-	[bpf/minimal.bpf.c]='GPL-2.0 OR BSD-3-Clause'
-)
+# None today: bpf/minimal.bpf.c, once libbpf-bootstrap's, is now written by us.
+declare -A SPDX_UPSTREAM=()
 
 readonly APACHE='Apache-2.0'
 readonly BPF_DUAL='(GPL-2.0-only OR BSD-2-Clause)'

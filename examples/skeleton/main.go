@@ -1,4 +1,4 @@
-// Command skeleton is libbpf-bootstrap's minimal example on the typed Go skeleton that
+// Command skeleton is the minimal example (a tracepoint on write() for this process) on the typed Go skeleton that
 // `bpfkit gen` writes of bpf/minimal.bpf.o (package ./minimal). It reads line for line
 // like minimal.c: open the skeleton, set skel->bss->my_pid, load, attach, and print a
 // "." every second while the tracepoint program on write() prints, through bpf_printk,
