@@ -407,3 +407,63 @@ func TestRunRepeatNotInterrupted(t *testing.T) {
 	}
 	t.Logf("%d signals sent during %d runs", sent.Load(), repeat*calls)
 }
+
+// TestPinOwnership is issue 10 item 5: Unpin removes only what this object pinned, a pin
+// outside bpffs creates nothing and fails, and a later valid pin of the same map works.
+func TestPinOwnership(t *testing.T) {
+	dir := filepath.Join("/sys/fs/bpf", "bpfkit-test-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatalf("bpffs not mounted? %v (run `make deps`)", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	a, b := openAttach(t), openAttach(t)
+	ma, _ := a.Map(".bss")
+	mb, _ := b.Map(".bss")
+
+	// a pin outside bpffs fails before creating its directories
+	outside := filepath.Join(t.TempDir(), "not", "bpffs")
+	if err := ma.Pin(filepath.Join(outside, "pin")); err == nil || !strings.Contains(err.Error(), "BPF file system") {
+		t.Fatalf("pin outside bpffs: %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(outside)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a failed pin created %s: %v", filepath.Dir(outside), err)
+	}
+	// ... and the same map pins fine afterwards, in a directory it creates on bpffs
+	path := filepath.Join(dir, "sub", "bss")
+	if err := ma.Pin(path); err != nil {
+		t.Fatalf("valid pin after a failed one: %v", err)
+	}
+	// b never pinned there: its Unpin removes nothing
+	if err := mb.Unpin(path); !errors.Is(err, loader.ErrNotFound) {
+		t.Fatalf("Unpin of a path this object never pinned: %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("another object's Unpin removed the pin: %v", err)
+	}
+	// a pin replaced by another object's is left in place
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Pin(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := ma.Unpin(path); err == nil {
+		t.Fatal("Unpin removed a pin that now holds another object's map")
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the other object's pin is gone: %v", err)
+	}
+	if err := mb.Unpin(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("pin still there: %v", err)
+	}
+	// a pin over an existing one fails with the kernel's EEXIST
+	if err := ma.Pin(filepath.Join(dir, "made", "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Pin(filepath.Join(dir, "made", "x")); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("pin over an existing pin: %v, want EEXIST", err)
+	}
+}

@@ -55,9 +55,4 @@ int bk_link_create(int prog_fd, int ifindex, unsigned int attach_type, unsigned 
 	return fd < 0 ? -errno : fd;
 }
 
-int bk_obj_pin(int fd, const char *path) {
-	int err = bpf_obj_pin(fd, path);
-	return err < 0 ? -errno : 0;
-}
-
 

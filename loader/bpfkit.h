@@ -12,6 +12,5 @@ long bk_attach_kprobe(struct bpf_program *p, int retprobe, const char *sym, stru
 long bk_attach_uprobe(struct bpf_program *p, int retprobe, int pid, const char *binary,
 		      const char *func, unsigned long offset, struct bpf_link **out);
 int bk_link_create(int prog_fd, int ifindex, unsigned int attach_type, unsigned int flags);
-int bk_obj_pin(int fd, const char *path);
 
 #endif

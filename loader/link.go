@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // Link is an attachment of a program: libbpf's struct bpf_link, or a bare BPF link fd
@@ -26,8 +26,20 @@ type Link struct {
 	prog   *Program
 	what   string             // e.g. `tracepoint syscalls/sys_enter_write`, for messages
 	clink  *C.struct_bpf_link // nil for a bare fd link
-	fd     int                // bare link fd, or -1
+	fd     *sys.FD            // the link's descriptor: libbpf's (borrowed) or ours (owned)
 	closed bool               // guarded by obj.mu
+	pins   pins               // where Pin pinned it
+}
+
+// newLink makes the Link of a libbpf link (cl) or of a bare link fd (fd >= 0).
+func newLink(o *Object, p *Program, what string, cl *C.struct_bpf_link, fd int) *Link {
+	l := &Link{obj: o, prog: p, what: what, clink: cl}
+	if cl != nil {
+		l.fd = sys.BorrowFD(int(C.bpf_link__fd(cl)))
+	} else {
+		l.fd = sys.NewFD(fd)
+	}
+	return l
 }
 
 // Program returns the program the link attaches.
@@ -36,50 +48,29 @@ func (l *Link) Program() *Program { return l.prog }
 // String describes the link, e.g. `program "handle_tp" on tracepoint syscalls/sys_enter_write`.
 func (l *Link) String() string { return fmt.Sprintf("program %q on %s", l.prog.name, l.what) }
 
-// FD returns the link's file descriptor, owned by the link.
+// FD returns the link's file descriptor, owned by the link: valid until the link or its
+// Object is closed.
 func (l *Link) FD() (int, error) {
-	l.obj.mu.RLock()
-	defer l.obj.mu.RUnlock()
-	if l.closed {
+	if l.fd.Closed() {
 		return -1, fmt.Errorf("link of %s: %w", l, ErrClosed)
 	}
-	if l.clink != nil {
-		return int(C.bpf_link__fd(l.clink)), nil
-	}
-	return l.fd, nil
+	return l.fd.Raw(), nil
 }
 
-// Pin pins the link on bpffs at path, so that the attachment outlives the process
-// until the pin is removed (Unpin).
+// Pin pins the link on a BPF file system at path, so that the attachment outlives the
+// process until the pin is removed. As Map.Pin, it creates nothing outside a BPF file
+// system and leaves nothing behind when it fails.
 func (l *Link) Pin(path string) error {
-	l.obj.mu.RLock()
-	defer l.obj.mu.RUnlock()
-	if l.closed {
-		return fmt.Errorf("pinning link of %s: %w", l, ErrClosed)
-	}
-	cpath := C.CString(path)
-	defer C.free(unsafe.Pointer(cpath))
-	var rc C.int
-	if l.clink != nil {
-		rc = C.bpf_link__pin(l.clink, cpath)
-	} else {
-		rc = C.bk_obj_pin(C.int(l.fd), cpath)
-	}
-	if rc < 0 {
-		return wrapErrno(fmt.Sprintf("pinning link of %s at %s", l, path), syscall.Errno(-rc))
+	if err := l.pins.pin(l.fd, path); err != nil {
+		return fmt.Errorf("pinning link of %s at %s: %w", l, path, err)
 	}
 	return nil
 }
 
-// Unpin removes the link's pin at path.
+// Unpin removes the pin at path that Pin made, and nothing else (see Map.Unpin).
 func (l *Link) Unpin(path string) error {
-	l.obj.mu.RLock()
-	defer l.obj.mu.RUnlock()
-	if l.closed {
-		return fmt.Errorf("unpinning link of %s: %w", l, ErrClosed)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("unpinning link of %s: %w", l, err)
+	if err := l.pins.unpin(l.fd, sys.KindLink, path); err != nil {
+		return fmt.Errorf("unpinning link of %s at %s: %w", l, path, err)
 	}
 	return nil
 }
@@ -115,15 +106,15 @@ func (l *Link) destroy() error {
 		return nil
 	}
 	l.closed = true
+	// no operation is in flight on the descriptor once this returns
+	if err := l.fd.Close(); err != nil {
+		return fmt.Errorf("closing link of %s: %w", l, err)
+	}
 	if l.clink != nil {
 		if rc := C.bpf_link__destroy(l.clink); rc < 0 {
 			return fmt.Errorf("destroying link of %s: %w", l, syscall.Errno(-rc))
 		}
 		l.clink = nil
-		return nil
-	}
-	if err := unix.Close(l.fd); err != nil {
-		return fmt.Errorf("closing link of %s: %w", l, err)
 	}
 	return nil
 }
@@ -141,7 +132,7 @@ func (p *Program) attach(what string, fn func(out **C.struct_bpf_link) C.long) (
 		return nil, err
 	}
 	op := fmt.Sprintf("attaching program %q of %s to %s", p.name, o.name, what)
-	if !o.loaded || p.fd < 0 {
+	if !o.loaded || p.slot.Load() == nil {
 		return nil, fmt.Errorf("%s: %w", op, ErrNotLoaded)
 	}
 	var cl *C.struct_bpf_link
@@ -150,7 +141,7 @@ func (p *Program) attach(what string, fn func(out **C.struct_bpf_link) C.long) (
 	if rc < 0 {
 		return nil, wrapErrno(op, syscall.Errno(-rc))
 	}
-	l := &Link{obj: o, prog: p, what: what, clink: cl, fd: -1}
+	l := newLink(o, p, what, cl, -1)
 	o.links = append(o.links, l)
 	return l, nil
 }
@@ -326,14 +317,15 @@ func (p *Program) attachLink(what, ifname string, attachType, flags uint32) (*Li
 	if err := p.usable(); err != nil {
 		return nil, err
 	}
-	if !o.loaded || p.fd < 0 {
+	f := p.slot.Load()
+	if !o.loaded || f == nil {
 		return nil, fmt.Errorf("%s: %w", op, ErrNotLoaded)
 	}
-	fd := C.bk_link_create(C.int(p.fd), C.int(iface.Index), C.uint(attachType), C.uint(flags))
+	fd := C.bk_link_create(C.int(f.Raw()), C.int(iface.Index), C.uint(attachType), C.uint(flags))
 	if fd < 0 {
 		return nil, wrapErrno(op, syscall.Errno(-fd))
 	}
-	l := &Link{obj: o, prog: p, what: what, fd: int(fd)}
+	l := newLink(o, p, what, nil, int(fd))
 	o.links = append(o.links, l)
 	return l, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/aquasecurity/libbpfgo"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/bpfkit/bpfkit/internal/sys"
 	"github.com/bpfkit/bpfkit/spinlock"
 )
 
@@ -91,6 +92,10 @@ type Object struct {
 	auto    map[*Program]*Link // links made by Attach, so that Attach is idempotent
 	globals map[string]*global
 	logBufs []*logBuffer
+
+	// memMu orders the copies into and out of global-data memory: SetGlobal and
+	// SetSection write under it, Global and ReadSection read under its read lock.
+	memMu sync.RWMutex
 }
 
 // Open opens the BPF object file at path. Nothing is sent to the kernel until Load.
@@ -140,7 +145,7 @@ func OpenBytes(name string, elf []byte, opts *Options) (*Object, error) {
 		})
 	})
 	if openErr != nil {
-		return nil, fmt.Errorf("opening BPF object %s: %w", name, openErr)
+		return nil, fmt.Errorf("opening BPF object %s: %w", name, libbpfErr(openErr))
 	}
 	if err := o.index(); err != nil {
 		o.module.Close()
@@ -326,10 +331,14 @@ func (o *Object) Load() error {
 	}
 	o.loaded = true
 	for _, m := range o.maps {
-		m.fd = m.bm.FileDescriptor()
+		if fd := m.bm.FileDescriptor(); fd >= 0 {
+			m.slot.Set(sys.BorrowFD(fd))
+		}
 	}
 	for _, p := range o.progs {
-		p.fd = p.bp.FileDescriptor()
+		if fd := p.bp.FileDescriptor(); fd >= 0 {
+			p.slot.Set(sys.BorrowFD(fd))
+		}
 	}
 	return nil
 }
@@ -339,6 +348,14 @@ func (o *Object) loadError(err error, captured string, bufLogs map[string]string
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
 		return fmt.Errorf("loading %s: %w", o.name, err)
+	}
+	if errno >= libbpfErrnoStart {
+		failed, _ := verifierLogs(captured)
+		op := "loading " + o.name
+		if failed != "" {
+			op = fmt.Sprintf("loading program %q of %s", failed, o.name)
+		}
+		return fmt.Errorf("%s: %w", op, libbpfErrno(errno))
 	}
 	failed, logs := verifierLogs(captured)
 	for name, l := range bufLogs {
@@ -443,6 +460,18 @@ func (o *Object) Close() error {
 		}
 	}
 	o.links, o.auto = nil, nil
+	// No operation may be in flight on a descriptor libbpf is about to close: close the
+	// readers made from the maps, then wait for the operations that started before.
+	for _, m := range o.maps {
+		if f := m.slot.Load(); f != nil {
+			_ = f.Close()
+		}
+	}
+	for _, p := range o.progs {
+		if f := p.slot.Load(); f != nil {
+			_ = f.Close()
+		}
+	}
 	for _, m := range o.maps {
 		if err := m.detach(); err != nil {
 			errs = append(errs, err)

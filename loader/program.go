@@ -5,6 +5,8 @@ import "C"
 
 import (
 	"fmt"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 	"reflect"
 	"unsafe"
 
@@ -14,6 +16,7 @@ import (
 // Program is one program of an Object: libbpf's struct bpf_program. It is valid until
 // its Object is closed; afterwards its methods return ErrClosed.
 type Program struct {
+	slot       // the program's descriptor once loaded, under the lifetime rule (sys.FD)
 	obj        *Object
 	bp         *libbpfgo.BPFProg
 	cp         *C.struct_bpf_program
@@ -21,7 +24,7 @@ type Program struct {
 	section    string
 	typ        ProgramType
 	attachType AttachType
-	fd         int // set by Load
+	pins       pins // where Pin pinned it
 }
 
 func newProgram(o *Object, bp *libbpfgo.BPFProg) (*Program, error) {
@@ -30,7 +33,7 @@ func newProgram(o *Object, bp *libbpfgo.BPFProg) (*Program, error) {
 		return nil, err
 	}
 	cp := (*C.struct_bpf_program)(ptr)
-	return &Program{
+	p := &Program{
 		obj:        o,
 		bp:         bp,
 		cp:         cp,
@@ -38,8 +41,18 @@ func newProgram(o *Object, bp *libbpfgo.BPFProg) (*Program, error) {
 		section:    bp.SectionName(),
 		typ:        ProgramType(bp.GetType()),
 		attachType: AttachType(C.bpf_program__expected_attach_type(cp)),
-		fd:         -1,
-	}, nil
+	}
+	p.slot.Init(p.noFD)
+	return p, nil
+}
+
+// noFD explains why the program has no usable descriptor: its object is closed, or the
+// program is not loaded.
+func (p *Program) noFD() error {
+	if err := p.usable(); err != nil {
+		return err
+	}
+	return fmt.Errorf("program %q of %s: %w", p.name, p.obj.name, ErrNotLoaded)
 }
 
 // cPointer reads the libbpf pointer held in an unexported field of a libbpfgo handle,
@@ -108,25 +121,41 @@ func (p *Program) SetAutoload(on bool) error {
 
 // FD returns the program's file descriptor, owned by the Object. It returns
 // ErrNotLoaded before Load or when the program was not loaded (autoload off).
+//
+// The descriptor is valid until the Object is closed; a caller that uses it in system
+// calls of its own must not close the Object meanwhile.
 func (p *Program) FD() (int, error) {
-	if err := p.usable(); err != nil {
-		return -1, err
+	f := p.slot.Load()
+	if f == nil || f.Closed() {
+		return -1, p.noFD()
 	}
-	if p.fd < 0 {
-		return -1, fmt.Errorf("program %q of %s: %w", p.name, p.obj.name, ErrNotLoaded)
-	}
-	return p.fd, nil
+	return f.Raw(), nil
 }
 
-// Pin pins the program on bpffs at path (bpf_program__pin); the pin outlives the
-// Object until Unpin or its removal.
+// Pin pins the program on a BPF file system at path (BPF_OBJ_PIN); the pin outlives
+// the Object until Unpin or its removal. As Map.Pin, it creates nothing outside a BPF
+// file system and leaves nothing behind when it fails.
 func (p *Program) Pin(path string) error {
-	op := fmt.Sprintf("pinning program %q of %s", p.name, p.obj.name)
-	return p.obj.afterLoad(op, p.FD, func() error { return p.bp.Pin(path) })
+	op := fmt.Sprintf("pinning program %q of %s at %s", p.name, p.obj.name, path)
+	f, err := p.slot.FD()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := p.pins.pin(f, path); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
 }
 
-// Unpin removes the program's pin at path (bpf_program__unpin).
+// Unpin removes the pin at path that Pin made, and nothing else (see Map.Unpin).
 func (p *Program) Unpin(path string) error {
-	op := fmt.Sprintf("unpinning program %q of %s", p.name, p.obj.name)
-	return p.obj.afterLoad(op, p.FD, func() error { return p.bp.Unpin(path) })
+	op := fmt.Sprintf("unpinning program %q of %s at %s", p.name, p.obj.name, path)
+	f, err := p.slot.FD()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := p.pins.unpin(f, sys.KindProgram, path); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
 }

@@ -148,7 +148,10 @@ func TestArray(t *testing.T) {
 		t.Fatalf("Iterate: %v %v", idx, it.Err())
 	}
 	n := 0
-	for range a.All() {
+	for _, err := range a.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
 		n++
 	}
 	if n != 8 {
@@ -262,9 +265,12 @@ func TestLPMTrie(t *testing.T) {
 		t.Fatalf("after deleting /16: %d, want 8", got)
 	}
 	n := 0
-	for k, v := range l.All() {
-		if k.Prefixlen != v {
-			t.Fatalf("entry %+v = %d", k, v)
+	for e, err := range l.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Key.Prefixlen != e.Value {
+			t.Fatalf("entry %+v = %d", e.Key, e.Value)
 		}
 		n++
 	}

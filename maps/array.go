@@ -60,8 +60,8 @@ func (a *Array[V]) UpdateLocked(i uint32, value V, flags UpdateFlags) error {
 // Iterate returns an Iterator over the indices and values.
 func (a *Array[V]) Iterate() *Iterator[uint32, V] { return a.c.Iterate() }
 
-// All yields every index and value (Iterate().All(), dropping the error).
-func (a *Array[V]) All() iter.Seq2[uint32, V] { return a.c.All() }
+// All yields every index and value, then the walk's error if it failed (see Hash.All).
+func (a *Array[V]) All() iter.Seq2[Entry[uint32, V], error] { return a.c.All() }
 
 // BatchLookup copies up to len(keys) entries from the cursor on (see Hash.BatchLookup).
 func (a *Array[V]) BatchLookup(c *Cursor, keys []uint32, values []V) (int, error) {

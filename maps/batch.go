@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // Cursor is the position of a batch walk (the kernel's in_batch/out_batch token). The zero
@@ -48,17 +50,18 @@ func (h *handle) batchLookup(cmd uintptr, op string, c *Cursor, keys unsafe.Poin
 	if nkeys == 0 {
 		return 0, nil
 	}
-	fd, err := h.fd(op)
-	if err != nil {
-		return 0, err
-	}
 	c.prepare(h.info.KeySize)
 	var in unsafe.Pointer
 	if c.started {
 		in = unsafe.Pointer(&c.in[0])
 	}
-	n, e := batchOp(cmd, fd, in, unsafe.Pointer(&c.out[0]), keys, values, uint32(nkeys), elemFlags)
-	n = batchCount(n, e)
+	f, fd, err := h.acquire(op)
+	if err != nil {
+		return 0, err
+	}
+	n, e := sys.MapBatch(cmd, fd, in, unsafe.Pointer(&c.out[0]), keys, values, uint32(nkeys), elemFlags)
+	f.Release()
+	n = sys.BatchCount(n, e)
 	switch e {
 	case 0:
 	case unix.ENOENT:
@@ -123,16 +126,7 @@ func (m *kv[K, V]) batchUpdate(op string, keys []K, values []V, elemFlags uint64
 	if err := m.batchable(op); err != nil {
 		return 0, err
 	}
-	fd, err := m.fd(op)
-	if err != nil {
-		return 0, err
-	}
-	n, e := batchOp(unix.BPF_MAP_UPDATE_BATCH, fd, nil, nil, sliceData(keys), sliceData(values), uint32(len(keys)), elemFlags)
-	n = batchCount(n, e)
-	if e != 0 {
-		return int(n), m.errno(op, e)
-	}
-	return int(n), nil
+	return m.batch(unix.BPF_MAP_UPDATE_BATCH, op, nil, nil, sliceData(keys), sliceData(values), len(keys), elemFlags)
 }
 
 // BatchDelete deletes keys (BPF_MAP_DELETE_BATCH, kernel 5.6+) and returns how many it
@@ -141,16 +135,23 @@ func (m *kv[K, V]) BatchDelete(keys []K) (int, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	fd, err := m.fd("batch delete")
+	return m.batch(unix.BPF_MAP_DELETE_BATCH, "batch delete", nil, nil, sliceData(keys), nil, len(keys), 0)
+}
+
+// batch issues one batch command without a cursor (update, delete) and returns how many
+// elements the kernel processed.
+func (h *handle) batch(cmd uintptr, op string, in, out, keys, values unsafe.Pointer, n int, elemFlags uint64) (int, error) {
+	f, fd, err := h.acquire(op)
 	if err != nil {
 		return 0, err
 	}
-	n, e := batchOp(unix.BPF_MAP_DELETE_BATCH, fd, nil, nil, sliceData(keys), nil, uint32(len(keys)), 0)
-	n = batchCount(n, e)
+	count, e := sys.MapBatch(cmd, fd, in, out, keys, values, uint32(n), elemFlags)
+	f.Release()
+	count = sys.BatchCount(count, e)
 	if e != 0 {
-		return int(n), m.errno("batch delete", e)
+		return int(count), h.errno(op, e)
 	}
-	return int(n), nil
+	return int(count), nil
 }
 
 // batchable refuses batches of values whose Go size is not the map's value size (a
@@ -165,16 +166,6 @@ func (h *handle) batchable(op string) error {
 
 func isPerCPU(t Type) bool {
 	return t == TypePerCPUHash || t == TypePerCPUArray || t == TypeLRUPerCPUHash
-}
-
-// batchCount is the kernel's count of processed elements. The kernel writes it back once
-// it has started on the elements; when it rejects the attr up front (EINVAL: bad flags,
-// unsupported map type) it leaves our input count there, which means none.
-func batchCount(n uint32, e unix.Errno) uint32 {
-	if e == unix.EINVAL || e == unix.EOPNOTSUPP || e == unix.Errno(524) /* ENOTSUPP */ || e == unix.EPERM {
-		return 0
-	}
-	return n
 }
 
 // sliceData returns a pointer to s's first element, or nil for an empty slice.

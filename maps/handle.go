@@ -4,14 +4,17 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
-// handle is what every accessor holds: the map, what it was at construction, and where
-// the value's lock is.
+// handle is what every accessor holds: the map's descriptor slot, what the map was at
+// construction, and where the value's lock is.
 type handle struct {
-	m       Map
+	slot    *sys.Slot
 	info    Info
 	lockOff int // offset of the bpf_spin_lock in the value, -1 when there is none
 	// valueGoSize is the Go value type's size, when checkKV was given one
@@ -23,6 +26,9 @@ func newHandle(m Map, accessor string, types ...Type) (handle, error) {
 	if m == nil {
 		return handle{}, fmt.Errorf("%s: nil map", accessor)
 	}
+	if v := reflect.ValueOf(m); v.Kind() == reflect.Pointer && v.IsNil() {
+		return handle{}, fmt.Errorf("%s: nil %T", accessor, m)
+	}
 	info, err := m.Info()
 	if err != nil {
 		return handle{}, fmt.Errorf("%s: reading map info: %w", accessor, err)
@@ -30,33 +36,70 @@ func newHandle(m Map, accessor string, types ...Type) (handle, error) {
 	if !slices.Contains(types, info.Type) {
 		return handle{}, fmt.Errorf("%w: %s on map %q of type %s", ErrMapType, accessor, info.Name, info.Type)
 	}
-	h := handle{m: m, info: info, lockOff: lockOffset(info.Value)}
-	return h, nil
+	return handle{slot: sys.SlotOf(m), info: info, lockOff: sys.LockOffset(info.Value)}, nil
 }
 
-// checkKV checks the Go key and value types against the map (see checkType).
+// checkKV checks the Go key and value types against the map (see sys.CheckType).
 func (h *handle) checkKV(key, value reflect.Type) error {
 	if key != nil {
-		if err := checkType(key, "key", h.info.KeySize, h.info.Key, h.info.Name); err != nil {
+		if err := sys.CheckType(key, "key", h.info.KeySize, h.info.Key, h.info.Name); err != nil {
 			return err
 		}
 	}
 	if value != nil {
 		h.valueGoSize = value.Size()
-		if err := checkType(value, "value", h.info.ValueSize, h.info.Value, h.info.Name); err != nil {
+		if err := sys.CheckType(value, "value", h.info.ValueSize, h.info.Value, h.info.Name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// fd returns the map's fd, or an error naming the map (ErrClosed once its owner closed).
-func (h *handle) fd(op string) (int, error) {
-	fd, err := h.m.FD()
-	if err != nil {
-		return -1, fmt.Errorf("%s in map %q: %w", op, h.info.Name, err)
+// acquire returns the map's descriptor for one operation, which must end with
+// f.Release(), or an error naming the map: ErrClosed once its owner is closing, the
+// owner's error (not loaded) before it has a descriptor.
+func (h *handle) acquire(op string) (f *sys.FD, fd int, err error) {
+	if f = h.slot.Load(); f != nil {
+		if fd, ok := f.Acquire(); ok {
+			return f, fd, nil
+		}
 	}
-	return fd, nil
+	return nil, -1, h.noFD(op)
+}
+
+func (h *handle) noFD(op string) error {
+	return fmt.Errorf("%s in map %q: %w", op, h.info.Name, h.slot.Err())
+}
+
+// elem issues one element command (sys.MapElem) on the map, under the lifetime rule.
+// This is every accessor's hot path: no allocation unless it fails.
+func (h *handle) elem(cmd uintptr, op string, key, value unsafe.Pointer, flags uint64) error {
+	f := h.slot.Load()
+	if f == nil {
+		return h.noFD(op)
+	}
+	fd, ok := f.Acquire()
+	if !ok {
+		return h.noFD(op)
+	}
+	e := sys.MapElem(cmd, fd, key, value, flags)
+	f.Release()
+	if e != 0 {
+		return h.errno(op, e)
+	}
+	return nil
+}
+
+// elemErrno is elem returning the bare errno (0 on success) for callers that treat some
+// errnos as results (ENOENT of an iteration, of a bloom filter lookup).
+func (h *handle) elemErrno(cmd uintptr, op string, key, value unsafe.Pointer, flags uint64) (unix.Errno, error) {
+	f, fd, err := h.acquire(op)
+	if err != nil {
+		return 0, err
+	}
+	e := sys.MapElem(cmd, fd, key, value, flags)
+	f.Release()
+	return e, nil
 }
 
 // Name returns the map's name.
@@ -74,7 +117,7 @@ func (h *handle) lockFlag(op string) (uint64, error) {
 	if h.lockOff < 0 {
 		return 0, fmt.Errorf("%s in map %q: %w", op, h.info.Name, ErrNoLock)
 	}
-	return flagLock, nil
+	return sys.BPF_F_LOCK, nil
 }
 
 // errno turns a kernel errno into an error naming the operation and the map; ENOENT and

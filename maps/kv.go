@@ -59,14 +59,7 @@ func (m *kv[K, V]) LookupLockedInto(key K, value *V) error {
 }
 
 func (m *kv[K, V]) lookup(key *K, value *V, flags uint64, op string) error {
-	fd, err := m.fd(op)
-	if err != nil {
-		return err
-	}
-	if e := elemOp(unix.BPF_MAP_LOOKUP_ELEM, fd, unsafe.Pointer(key), unsafe.Pointer(value), flags); e != 0 {
-		return m.errno(op, e)
-	}
-	return nil
+	return m.elem(unix.BPF_MAP_LOOKUP_ELEM, op, unsafe.Pointer(key), unsafe.Pointer(value), flags)
 }
 
 // Update stores value under key. With UpdateNoExist it fails with ErrKeyExist if the key
@@ -88,40 +81,20 @@ func (m *kv[K, V]) UpdateLocked(key K, value V, flags UpdateFlags) error {
 }
 
 func (m *kv[K, V]) update(key *K, value *V, flags uint64, op string) error {
-	fd, err := m.fd(op)
-	if err != nil {
-		return err
-	}
-	if e := elemOp(unix.BPF_MAP_UPDATE_ELEM, fd, unsafe.Pointer(key), unsafe.Pointer(value), flags); e != 0 {
-		return m.errno(op, e)
-	}
-	return nil
+	return m.elem(unix.BPF_MAP_UPDATE_ELEM, op, unsafe.Pointer(key), unsafe.Pointer(value), flags)
 }
 
 // Delete removes key from the map, or returns an error wrapping ErrKeyNotExist.
 func (m *kv[K, V]) Delete(key K) error {
-	fd, err := m.fd("delete")
-	if err != nil {
-		return err
-	}
-	if e := elemOp(unix.BPF_MAP_DELETE_ELEM, fd, unsafe.Pointer(&key), nil, 0); e != 0 {
-		return m.errno("delete", e)
-	}
-	return nil
+	return m.elem(unix.BPF_MAP_DELETE_ELEM, "delete", unsafe.Pointer(&key), nil, 0)
 }
 
 // LookupAndDelete removes key and returns the value it held, atomically
 // (BPF_MAP_LOOKUP_AND_DELETE_ELEM; hash maps since kernel 5.14).
 func (m *kv[K, V]) LookupAndDelete(key K) (V, error) {
 	var v V
-	fd, err := m.fd("lookup and delete")
-	if err != nil {
-		return v, err
-	}
-	if e := elemOp(unix.BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, unsafe.Pointer(&key), unsafe.Pointer(&v), 0); e != 0 {
-		return v, m.errno("lookup and delete", e)
-	}
-	return v, nil
+	err := m.elem(unix.BPF_MAP_LOOKUP_AND_DELETE_ELEM, "lookup and delete", unsafe.Pointer(&key), unsafe.Pointer(&v), 0)
+	return v, err
 }
 
 // LookupAndDeleteLocked is LookupAndDelete with BPF_F_LOCK (ErrNoLock when the value has
@@ -132,17 +105,6 @@ func (m *kv[K, V]) LookupAndDeleteLocked(key K) (V, error) {
 	if err != nil {
 		return v, err
 	}
-	fd, err := m.fd("locked lookup and delete")
-	if err != nil {
-		return v, err
-	}
-	if e := elemOp(unix.BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, unsafe.Pointer(&key), unsafe.Pointer(&v), f); e != 0 {
-		return v, m.errno("locked lookup and delete", e)
-	}
-	return v, nil
-}
-
-// nextKey stores in *next the key after *key, or the first key when key is nil.
-func (h *handle) nextKey(fd int, key, next unsafe.Pointer) unix.Errno {
-	return elemOp(unix.BPF_MAP_GET_NEXT_KEY, fd, key, next, 0)
+	err = m.elem(unix.BPF_MAP_LOOKUP_AND_DELETE_ELEM, "locked lookup and delete", unsafe.Pointer(&key), unsafe.Pointer(&v), f)
+	return v, err
 }

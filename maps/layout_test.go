@@ -31,7 +31,7 @@ func hashInfo(key, value btf.Type, ks, vs uint32) maps.Info {
 
 // checkNew builds a Hash[uint32, V] on a fake map with the given value BTF.
 func checkNew[V any](value btf.Type, size uint32) error {
-	_, err := maps.NewHash[uint32, V](&fakeMap{info: hashInfo(u32, value, 4, size)})
+	_, err := maps.NewHash[uint32, V](fakeMap(hashInfo(u32, value, 4, size)))
 	return err
 }
 
@@ -151,7 +151,7 @@ func TestLayoutCheck(t *testing.T) {
 		{"interface", func() error { return checkNew[withIface](nil, 16) }, maps.ErrLayout, []string{"field I", "interface"}},
 		{"size", func() error { return checkNew[pair](nil, 24) }, maps.ErrLayout, []string{"pair is 16 bytes", `map "fake" is 24 bytes`}},
 		{"key size", func() error {
-			_, err := maps.NewHash[uint64, pair](&fakeMap{info: hashInfo(nil, nil, 4, 16)})
+			_, err := maps.NewHash[uint64, pair](fakeMap(hashInfo(nil, nil, 4, 16)))
 			return err
 		}, maps.ErrLayout, []string{"key type uint64 is 8 bytes"}},
 		{"offset", func() error { return checkNew[misplaced](cSpread, 16) }, maps.ErrLayout,
@@ -190,7 +190,7 @@ func TestLayoutCheck(t *testing.T) {
 		{"wrong map type", func() error {
 			info := hashInfo(u32, cPair, 4, 16)
 			info.Type = maps.TypeArray
-			_, err := maps.NewHash[uint32, pair](&fakeMap{info: info})
+			_, err := maps.NewHash[uint32, pair](fakeMap(info))
 			return err
 		}, maps.ErrMapType, []string{"maps.NewHash", `"fake"`, "ARRAY"}},
 		{"nil map", func() error { _, err := maps.NewHash[uint32, pair](nil); return err }, nil, []string{"nil map"}},
@@ -235,10 +235,10 @@ func TestLayoutDatasec(t *testing.T) {
 		Flags uint32
 		_     uint32
 	}
-	if _, err := maps.NewArray[good](&fakeMap{info: info}); err != nil {
+	if _, err := maps.NewArray[good](fakeMap(info)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := maps.NewArray[bad](&fakeMap{info: info})
+	_, err := maps.NewArray[bad](fakeMap(info))
 	wantErr(t, err, maps.ErrLayout)
 	for _, w := range []string{`"obj.bss"`, "field Flags:", "Go offset 8", "BTF offset 12"} {
 		if !strings.Contains(err.Error(), w) {
@@ -256,7 +256,7 @@ func TestLayoutDatasec(t *testing.T) {
 		L maps.SpinLock
 		_ uint32
 		N uint64
-	}](&fakeMap{info: info})
+	}](fakeMap(info))
 	if err != nil || !a.HasLock() {
 		t.Fatalf("lock in a DATASEC: HasLock=%v err=%v", a != nil && a.HasLock(), err)
 	}
@@ -273,11 +273,11 @@ func TestLockFoundInNestedStruct(t *testing.T) {
 		X  uint64
 		In in
 	}
-	h, err := maps.NewHash[uint32, val](&fakeMap{info: hashInfo(u32, v, 4, 16)})
+	h, err := maps.NewHash[uint32, val](fakeMap(hashInfo(u32, v, 4, 16)))
 	if err != nil || !h.HasLock() {
 		t.Fatalf("HasLock=%v err=%v", h != nil && h.HasLock(), err)
 	}
-	h2, err := maps.NewHash[uint32, pair](&fakeMap{info: hashInfo(u32, cstruct("pair", 16, member("a", u64, 0), member("b", u32, 8), member("c", u32, 12)), 4, 16)})
+	h2, err := maps.NewHash[uint32, pair](fakeMap(hashInfo(u32, cstruct("pair", 16, member("a", u64, 0), member("b", u32, 8), member("c", u32, 12)), 4, 16)))
 	if err != nil || h2.HasLock() {
 		t.Fatalf("a value without a lock: HasLock=%v err=%v", h2 != nil && h2.HasLock(), err)
 	}
@@ -286,7 +286,7 @@ func TestLockFoundInNestedStruct(t *testing.T) {
 func TestTwoLocksMeanNone(t *testing.T) {
 	v := cstruct("two", 8, member("a", lck, 0), member("b", lck, 4))
 	type two struct{ A, B maps.SpinLock }
-	h, err := maps.NewHash[uint32, two](&fakeMap{info: hashInfo(u32, v, 4, 8)})
+	h, err := maps.NewHash[uint32, two](fakeMap(hashInfo(u32, v, 4, 8)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestAccessorMapTypes(t *testing.T) {
 		{"NewPerfBuf", maps.TypePerfEventArray, func(m maps.Map) error { _, err := maps.NewPerfBuf[uint64](m, 1); return err }},
 	} {
 		info := maps.Info{Name: "fake", Type: maps.TypeHash, KeySize: 4, ValueSize: 8, MaxEntries: 1}
-		err := tt.make(&fakeMap{info: info})
+		err := tt.make(fakeMap(info))
 		if !errors.Is(err, maps.ErrMapType) || !strings.Contains(err.Error(), tt.name) {
 			t.Errorf("%s on a hash map: %v, want ErrMapType naming the accessor", tt.name, err)
 		}

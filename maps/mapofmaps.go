@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // outer is the core of HashOfMaps and ArrayOfMaps. User space writes inner maps by fd and
@@ -31,30 +33,25 @@ func (o *outer[K]) Update(key K, inner Map, flags UpdateFlags) error {
 	if inner == nil {
 		return fmt.Errorf("update in map %q: nil inner map", o.info.Name)
 	}
-	ifd, err := inner.FD()
+	islot := sys.SlotOf(inner)
+	f, err := islot.FD()
 	if err != nil {
 		return fmt.Errorf("update in map %q: inner map: %w", o.info.Name, err)
 	}
-	fd, err := o.fd("update")
-	if err != nil {
-		return err
+	ifd, ok := f.Acquire()
+	if !ok {
+		return fmt.Errorf("update in map %q: inner map: %w", o.info.Name, islot.Err())
 	}
+	defer f.Release()
 	v := uint32(ifd)
-	if e := elemOp(unix.BPF_MAP_UPDATE_ELEM, fd, unsafe.Pointer(&key), unsafe.Pointer(&v), uint64(flags)); e != 0 {
-		return o.errno("update", e)
-	}
-	return nil
+	return o.elem(unix.BPF_MAP_UPDATE_ELEM, "update", unsafe.Pointer(&key), unsafe.Pointer(&v), uint64(flags))
 }
 
 // LookupID returns the kernel ID of the inner map stored under key.
 func (o *outer[K]) LookupID(key K) (uint32, error) {
-	fd, err := o.fd("lookup")
-	if err != nil {
-		return 0, err
-	}
 	var id uint32
-	if e := elemOp(unix.BPF_MAP_LOOKUP_ELEM, fd, unsafe.Pointer(&key), unsafe.Pointer(&id), 0); e != 0 {
-		return 0, o.errno("lookup", e)
+	if err := o.elem(unix.BPF_MAP_LOOKUP_ELEM, "lookup", unsafe.Pointer(&key), unsafe.Pointer(&id), 0); err != nil {
+		return 0, err
 	}
 	return id, nil
 }
@@ -66,7 +63,7 @@ func (o *outer[K]) Lookup(key K) (*FDMap, error) {
 	if err != nil {
 		return nil, err
 	}
-	fd, err := mapFDByID(id)
+	fd, err := sys.MapFDByID(id)
 	if err != nil {
 		return nil, fmt.Errorf("lookup in map %q: opening inner map %d: %w", o.info.Name, id, err)
 	}
@@ -94,14 +91,7 @@ func NewHashOfMaps[K any](m Map) (*HashOfMaps[K], error) {
 
 // Delete removes key, or returns an error wrapping ErrKeyNotExist.
 func (h *HashOfMaps[K]) Delete(key K) error {
-	fd, err := h.fd("delete")
-	if err != nil {
-		return err
-	}
-	if e := elemOp(unix.BPF_MAP_DELETE_ELEM, fd, unsafe.Pointer(&key), nil, 0); e != 0 {
-		return h.errno("delete", e)
-	}
-	return nil
+	return h.elem(unix.BPF_MAP_DELETE_ELEM, "delete", unsafe.Pointer(&key), nil, 0)
 }
 
 // ArrayOfMaps is an accessor for a BPF_MAP_TYPE_ARRAY_OF_MAPS map, indexed by uint32.
@@ -120,12 +110,5 @@ func NewArrayOfMaps(m Map) (*ArrayOfMaps, error) {
 
 // Delete empties slot i (an array of maps, unlike an array, can hold nothing at an index).
 func (a *ArrayOfMaps) Delete(i uint32) error {
-	fd, err := a.fd("delete")
-	if err != nil {
-		return err
-	}
-	if e := elemOp(unix.BPF_MAP_DELETE_ELEM, fd, unsafe.Pointer(&i), nil, 0); e != 0 {
-		return a.errno("delete", e)
-	}
-	return nil
+	return a.elem(unix.BPF_MAP_DELETE_ELEM, "delete", unsafe.Pointer(&i), nil, 0)
 }

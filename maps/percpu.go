@@ -93,31 +93,33 @@ func (p *pcpu[K, V]) lookupInto(cmd uintptr, op string, key *K, values []V) erro
 	if len(values) != p.ncpu {
 		return fmt.Errorf("%s in map %q: %d values given, the map has %d possible CPUs", op, p.info.Name, len(values), p.ncpu)
 	}
-	fd, err := p.fd(op)
+	e, err := p.rawLookup(cmd, op, key, values)
 	if err != nil {
 		return err
 	}
-	if e := p.rawLookup(cmd, fd, key, values); e != 0 {
+	if e != 0 {
 		return p.errno(op, e)
 	}
 	return nil
 }
 
-func (p *pcpu[K, V]) rawLookup(cmd uintptr, fd int, key *K, values []V) unix.Errno {
+// rawLookup runs a lookup command into values (NumCPU elements) and returns the
+// kernel's errno, or an error when the map is closed.
+func (p *pcpu[K, V]) rawLookup(cmd uintptr, op string, key *K, values []V) (unix.Errno, error) {
 	if p.direct {
-		return elemOp(cmd, fd, unsafe.Pointer(key), unsafe.Pointer(&values[0]), 0)
+		return p.elemErrno(cmd, op, unsafe.Pointer(key), unsafe.Pointer(&values[0]), 0)
 	}
 	bp := p.scratch.Get().(*[]uint64)
 	defer p.scratch.Put(bp)
 	buf := *bp
-	if e := elemOp(cmd, fd, unsafe.Pointer(key), unsafe.Pointer(&buf[0]), 0); e != 0 {
-		return e
+	if e, err := p.elemErrno(cmd, op, unsafe.Pointer(key), unsafe.Pointer(&buf[0]), 0); e != 0 || err != nil {
+		return e, err
 	}
 	base := unsafe.Pointer(&buf[0])
 	for i := range values {
 		values[i] = *(*V)(unsafe.Add(base, uintptr(i)*p.stride))
 	}
-	return 0
+	return 0, nil
 }
 
 // Lookup returns the values stored under key, one per possible CPU.
@@ -140,40 +142,31 @@ func (p *pcpu[K, V]) Update(key K, values []V, flags UpdateFlags) error {
 	if len(values) != p.ncpu {
 		return fmt.Errorf("update in map %q: %d values given, the map has %d possible CPUs", p.info.Name, len(values), p.ncpu)
 	}
-	fd, err := p.fd("update")
-	if err != nil {
-		return err
-	}
-	var e unix.Errno
 	if p.direct {
-		e = elemOp(unix.BPF_MAP_UPDATE_ELEM, fd, unsafe.Pointer(&key), unsafe.Pointer(&values[0]), uint64(flags))
-	} else {
-		bp := p.scratch.Get().(*[]uint64)
-		buf := *bp
-		clear(buf)
-		base := unsafe.Pointer(&buf[0])
-		for i := range values {
-			*(*V)(unsafe.Add(base, uintptr(i)*p.stride)) = values[i]
-		}
-		e = elemOp(unix.BPF_MAP_UPDATE_ELEM, fd, unsafe.Pointer(&key), base, uint64(flags))
-		p.scratch.Put(bp)
+		return p.elem(unix.BPF_MAP_UPDATE_ELEM, "update", unsafe.Pointer(&key), unsafe.Pointer(&values[0]), uint64(flags))
 	}
-	if e != 0 {
-		return p.errno("update", e)
+	bp := p.scratch.Get().(*[]uint64)
+	defer p.scratch.Put(bp)
+	buf := *bp
+	clear(buf)
+	base := unsafe.Pointer(&buf[0])
+	for i := range values {
+		*(*V)(unsafe.Add(base, uintptr(i)*p.stride)) = values[i]
 	}
-	return nil
+	return p.elem(unix.BPF_MAP_UPDATE_ELEM, "update", unsafe.Pointer(&key), base, uint64(flags))
 }
 
 // Iterate returns an Iterator over the keys and per-CPU values (a new slice per entry).
 func (p *pcpu[K, V]) Iterate() *Iterator[K, []V] {
-	return &Iterator[K, []V]{h: &p.handle, lookup: func(fd int, k *K, v *[]V) unix.Errno {
+	return &Iterator[K, []V]{h: &p.handle, lookup: func(k *K, v *[]V) (unix.Errno, error) {
 		*v = make([]V, p.ncpu)
-		return p.rawLookup(unix.BPF_MAP_LOOKUP_ELEM, fd, k, *v)
+		return p.rawLookup(unix.BPF_MAP_LOOKUP_ELEM, "iterate (lookup)", k, *v)
 	}}
 }
 
-// All yields every key and its per-CPU values (Iterate().All(), dropping the error).
-func (p *pcpu[K, V]) All() iter.Seq2[K, []V] { return p.Iterate().All() }
+// All yields every key and its per-CPU values, then the walk's error if it failed
+// (ErrClosed once the map's owner is closed); see Hash.All.
+func (p *pcpu[K, V]) All() iter.Seq2[Entry[K, []V], error] { return entries(p.Iterate()) }
 
 // PerCPUHash is a typed accessor for a BPF_MAP_TYPE_PERCPU_HASH map: each key holds one V
 // per possible CPU, read and written as a []V of NumCPU elements.
@@ -237,12 +230,5 @@ func NewPerCPUArray[V any](m Map) (*PerCPUArray[V], error) {
 }
 
 func pcpuDelete[K any](h *handle, key K) error {
-	fd, err := h.fd("delete")
-	if err != nil {
-		return err
-	}
-	if e := elemOp(unix.BPF_MAP_DELETE_ELEM, fd, unsafe.Pointer(&key), nil, 0); e != 0 {
-		return h.errno("delete", e)
-	}
-	return nil
+	return h.elem(unix.BPF_MAP_DELETE_ELEM, "delete", unsafe.Pointer(&key), nil, 0)
 }

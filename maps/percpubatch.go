@@ -55,14 +55,5 @@ func (p *pcpu[K, V]) BatchUpdate(keys []K, values []V) (int, error) {
 			*(*V)(unsafe.Add(ptr, uintptr(i)*p.stride)) = values[i]
 		}
 	}
-	fd, err := p.fd(op)
-	if err != nil {
-		return 0, err
-	}
-	n, e := batchOp(unix.BPF_MAP_UPDATE_BATCH, fd, nil, nil, sliceData(keys), ptr, uint32(len(keys)), 0)
-	n = batchCount(n, e)
-	if e != 0 {
-		return int(n), p.errno(op, e)
-	}
-	return int(n), nil
+	return p.batch(unix.BPF_MAP_UPDATE_BATCH, op, nil, nil, sliceData(keys), ptr, len(keys), 0)
 }

@@ -27,21 +27,15 @@ func newFIFO[V any](m Map, accessor string, t Type) (fifo[V], error) {
 // Push adds value. When the map is full it fails with E2BIG, unless flags is UpdateExist:
 // then the oldest value is dropped to make room.
 func (q *fifo[V]) Push(value V, flags UpdateFlags) error {
-	fd, err := q.fd("push")
-	if err != nil {
-		return err
-	}
-	if e := elemOp(unix.BPF_MAP_UPDATE_ELEM, fd, nil, unsafe.Pointer(&value), uint64(flags)); e != 0 {
-		return q.errno("push", e)
-	}
-	return nil
+	return q.elem(unix.BPF_MAP_UPDATE_ELEM, "push", nil, unsafe.Pointer(&value), uint64(flags))
 }
 
 // Pop removes and returns the next value; an empty map gives an error wrapping
 // ErrKeyNotExist.
 func (q *fifo[V]) Pop() (V, error) {
 	var v V
-	return v, q.PopInto(&v)
+	err := q.PopInto(&v) // before v is read: the order of a return list's operands is not fixed
+	return v, err
 }
 
 // PopInto is Pop into *value, without allocating.
@@ -52,18 +46,12 @@ func (q *fifo[V]) PopInto(value *V) error {
 // Peek returns the next value without removing it (ErrKeyNotExist when empty).
 func (q *fifo[V]) Peek() (V, error) {
 	var v V
-	return v, q.get(unix.BPF_MAP_LOOKUP_ELEM, "peek", &v)
+	err := q.get(unix.BPF_MAP_LOOKUP_ELEM, "peek", &v)
+	return v, err
 }
 
 func (q *fifo[V]) get(cmd uintptr, op string, value *V) error {
-	fd, err := q.fd(op)
-	if err != nil {
-		return err
-	}
-	if e := elemOp(cmd, fd, nil, unsafe.Pointer(value), 0); e != 0 {
-		return q.errno(op, e)
-	}
-	return nil
+	return q.elem(cmd, op, nil, unsafe.Pointer(value), 0)
 }
 
 // Queue is a typed accessor for a BPF_MAP_TYPE_QUEUE map: Pop and Peek return the oldest

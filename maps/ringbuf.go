@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // Ring buffer record header (kernel include/uapi/linux/bpf.h).
@@ -37,44 +39,79 @@ type RingBuf[E any] struct {
 	batchBytes     uint64  // publish at least every batchBytes consumed
 	poll           *poller // the map's fd; Close and context cancellation wake it
 	evsize         int
+
+	res    *ringRes  // what Close, or the leak detector, frees
+	leak   *sys.Leak // reports a reader collected without Close
+	unlink func()    // unregisters the reader from its map's owner
 }
 
-// NewRingBuf maps the ring buffer and checks E (plain data). Close it when done: it owns
-// the mappings and an epoll and an eventfd descriptor, not the map.
+// ringRes is what a RingBuf holds outside the Go heap. It does not point back at the
+// reader, so the leak detector can free it.
+type ringRes struct {
+	once       sync.Once
+	cons, prod []byte
+	poll       *poller
+}
+
+func (res *ringRes) release() {
+	res.once.Do(func() {
+		if res.prod != nil {
+			unix.Munmap(res.prod)
+		}
+		if res.cons != nil {
+			unix.Munmap(res.cons)
+		}
+		res.poll.close()
+	})
+}
+
+// NewRingBuf maps the ring buffer and checks E (plain data). The reader owns the
+// mappings and an epoll and an eventfd descriptor, not the map; it belongs to the map's
+// owner, whose Close closes it (a blocked Read then returns ErrClosed). Close it when
+// done: one dropped without Close is reported by a leak detector when it is collected.
 func NewRingBuf[E any](m Map) (*RingBuf[E], error) {
 	h, err := newHandle(m, "maps.NewRingBuf", TypeRingBuf)
 	if err != nil {
 		return nil, err
 	}
 	et := reflect.TypeFor[E]()
-	if err := checkPlain(et, ""); err != nil {
+	if err := sys.CheckPlain(et, ""); err != nil {
 		return nil, fmt.Errorf("%w: Go event type %s for ring buffer %q: %v", ErrLayout, et, h.info.Name, err)
 	}
-	fd, err := h.fd("maps.NewRingBuf")
+	f, fd, err := h.acquire("maps.NewRingBuf")
 	if err != nil {
 		return nil, err
 	}
+	defer f.Release()
 	size := int(h.info.MaxEntries)
 	page := unix.Getpagesize()
 	r := &RingBuf[E]{handle: h, evsize: int(et.Size()), mask: uint64(size - 1),
-		batchBytes: uint64(min(size/8, 64<<10))}
+		batchBytes: uint64(min(size/8, 64<<10)), res: &ringRes{}}
 	fail := func(what string, err error) (*RingBuf[E], error) {
-		r.release()
+		r.res.release()
 		return nil, fmt.Errorf("maps.NewRingBuf on map %q: %s: %w", h.info.Name, what, err)
 	}
 	if r.cons, err = unix.Mmap(fd, 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
 		return fail("mapping the consumer page", err)
 	}
+	r.res.cons = r.cons
 	if r.prod, err = unix.Mmap(fd, int64(page), page+2*size, unix.PROT_READ, unix.MAP_SHARED); err != nil {
 		return fail("mapping the producer page and data", err)
 	}
+	r.res.prod = r.prod
 	r.data = r.prod[page:]
 	if r.poll, err = newPoller(); err != nil {
 		return fail("waiting set", err)
 	}
+	r.res.poll = r.poll
 	if err := r.poll.add(fd); err != nil {
 		return fail("watching the map", err)
 	}
+	if r.unlink, err = own(f, r); err != nil {
+		return fail("registering with the map's owner", err)
+	}
+	r.leak = sys.TrackLeak(r, "maps.RingBuf", h.info.Name,
+		"its mappings and descriptors are freed now, they kept the map alive until then", r.res.release)
 	return r, nil
 }
 
@@ -201,26 +238,17 @@ func (r *RingBuf[E]) wait(ctx context.Context) error {
 }
 
 // Close stops a blocked Read (which returns ErrClosed) and releases the mappings and
-// descriptors. It is idempotent and nil-safe.
+// descriptors. It is idempotent and nil-safe; closing the map's owner closes the reader.
 func (r *RingBuf[E]) Close() error {
 	if r == nil || r.closed.Swap(true) {
 		return nil
 	}
+	r.leak.Closed()
+	r.unlink()
 	r.poll.wake()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.release()
+	r.res.release()
+	r.cons, r.prod, r.data = nil, nil, nil
 	return nil
-}
-
-func (r *RingBuf[E]) release() {
-	if r.prod != nil {
-		unix.Munmap(r.prod)
-		r.prod, r.data = nil, nil
-	}
-	if r.cons != nil {
-		unix.Munmap(r.cons)
-		r.cons = nil
-	}
-	r.poll.close()
 }

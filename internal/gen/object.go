@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // object is what the generator needs to know of a BPF object, read from its ELF and BTF
@@ -79,22 +81,12 @@ func readObject(data []byte) (*object, error) {
 			if err := o.readMaps(ds); err != nil {
 				return nil, err
 			}
-		case isGlobalDataSection(ds.Name) && exposedVars(ds) > 0:
+		case sys.IsGlobalDataSection(ds.Name) && exposedVars(ds) > 0:
 			o.sections = append(o.sections, sortedDatasec(ds))
 		}
 	}
 	slices.SortStableFunc(o.sections, func(a, b *btf.Datasec) int { return strings.Compare(sectionOrder(a.Name), sectionOrder(b.Name)) })
 	return o, nil
-}
-
-// isGlobalDataSection reports whether libbpf makes a global-data map of the section.
-func isGlobalDataSection(name string) bool {
-	for _, p := range []string{".bss", ".data", ".rodata"} {
-		if name == p || strings.HasPrefix(name, p+".") {
-			return true
-		}
-	}
-	return false
 }
 
 // exposedVars counts the variables of a section the skeleton shows: like bpftool's,
