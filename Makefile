@@ -60,6 +60,10 @@ unit:
 fuzz:
 	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzInterpret$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./loader -run '^$$' -fuzz '^FuzzOpenBytes$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s
+	$(GO) test ./loader -run '^$$' -fuzz '^FuzzSectionTable$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s
+	$(GO) test ./internal/sys -run '^$$' -fuzz '^FuzzBTFValue$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s
+	$(GO) test ./loader/tracepipe -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s
 
 ## bench: every benchmark against its baseline in the same run (numbers: docs/BENCHMARKS.md)
 bench: deps bpf

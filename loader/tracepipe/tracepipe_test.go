@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,3 +188,31 @@ func TestStaleInstancesRemoved(t *testing.T) {
 	}
 }
 
+// FuzzParse: a trace line holds what a BPF program printed, so anything. Parse must not
+// panic, must keep the line in Raw, and a parsed record's fields must come from the line.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"     loader.test-10098   [001] ...21   609.489611: bpf_trace_printk: BPF triggered from PID 10098.",
+		"  kworker/u4:2-my job-77 (     70) [000] 12.000001: bpf_trace_printk: a: b",
+		"           <...>-5     [003] d.h.. 100.5: bpf_trace_printk: x",
+		"CPU:1 [LOST 12 EVENTS]",
+		"a-1 [0] 99999999999999999999.1: e: m",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		r := tracepipe.Parse(line)
+		if r.Raw != line {
+			t.Fatalf("Raw %q, line %q", r.Raw, line)
+		}
+		if r.Event == "" {
+			if r.Message != line || r.PID != 0 || r.Time != 0 {
+				t.Fatalf("unparsed line with fields set: %+v", r)
+			}
+			return
+		}
+		if r.PID < 0 || r.CPU < 0 || r.Time < 0 || !strings.Contains(line, r.Event) || !strings.Contains(line, r.Message) {
+			t.Fatalf("record %+v not from line %q", r, line)
+		}
+	})
+}
