@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/aquasecurity/libbpfgo"
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpfkit/bpfkit/internal/sys"
@@ -80,10 +81,11 @@ func (m *Map) withC(fn func()) error {
 	return m.obj.whileOpen(func() error { fn(); return nil })
 }
 
-// Type returns the map's kernel type; maps.TypeUnspec once the object is closed.
-func (m *Map) Type() maps.Type {
-	var t maps.Type
-	_ = m.withC(func() { t = maps.Type(C.bpf_map__type(m.cm)) })
+// Type returns the map's kernel type (ebpf.Hash, ebpf.Array …); ebpf.UnspecifiedMap
+// once the object is closed.
+func (m *Map) Type() ebpf.MapType {
+	var t ebpf.MapType
+	_ = m.withC(func() { t = ebpf.MapType(C.bpf_map__type(m.cm)) })
 	return t
 }
 
@@ -152,7 +154,7 @@ func (m *Map) Info() (maps.Info, error) {
 	err := m.withC(func() {
 		info = maps.Info{
 			Name:       m.name,
-			Type:       maps.Type(C.bpf_map__type(m.cm)),
+			Type:       ebpf.MapType(C.bpf_map__type(m.cm)),
 			KeySize:    uint32(C.bpf_map__key_size(m.cm)),
 			ValueSize:  uint32(C.bpf_map__value_size(m.cm)),
 			MaxEntries: uint32(C.bpf_map__max_entries(m.cm)),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
@@ -47,7 +48,7 @@ func fromOwnedFD(fd int) (*FDMap, error) {
 	name, _, _ := bytes.Cut(mi.Name[:], []byte{0})
 	info := Info{
 		Name:       string(name),
-		Type:       Type(mi.Type),
+		Type:       ebpf.MapType(mi.Type),
 		KeySize:    mi.KeySize,
 		ValueSize:  mi.ValueSize,
 		MaxEntries: mi.MaxEntries,

@@ -307,8 +307,7 @@ func TestLRUHash(t *testing.T) {
 	if present == 0 || present > 64 || n != present {
 		t.Fatalf("LRU map of 64 holds %d of 200 keys, iteration saw %d", present, n)
 	}
-	_, err := l.LookupLocked(199)
-	wantErr(t, err, bmaps.ErrNoLock)
+	// (an LRUHash has no *Locked operations at all: TestMethodSets)
 	if _, err := bmaps.NewHash[uint32, uint64](testMap(t, o, "lru")); !errors.Is(err, bmaps.ErrMapType) {
 		t.Fatalf("NewHash on an LRU hash: %v", err)
 	}

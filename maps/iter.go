@@ -109,27 +109,6 @@ func (it *Iterator[K, V]) walk(visit func(k *K) (bool, error)) {
 	}
 }
 
-// Iterate returns an Iterator over the map's entries (see Iterator for its behaviour under
-// concurrent change).
-func (m *kv[K, V]) Iterate() *Iterator[K, V] {
-	return &Iterator[K, V]{h: &m.handle, lookup: func(k *K, v *V) (unix.Errno, error) {
-		return m.elemErrno(unix.BPF_MAP_LOOKUP_ELEM, "iterate (lookup)", unsafe.Pointer(k), unsafe.Pointer(v), 0)
-	}}
-}
-
-// All yields every entry, then, if the walk failed (ErrClosed once the map's owner is
-// closed, or another error of Iterator), that error with a zero Entry, and stops:
-//
-//	for e, err := range m.All() {
-//		if err != nil {
-//			return err
-//		}
-//		use(e.Key, e.Value)
-//	}
-func (m *kv[K, V]) All() iter.Seq2[Entry[K, V], error] {
-	return entries(m.Iterate())
-}
-
 // entries turns an Iterator into the sequence of All.
 func entries[K, V any](it *Iterator[K, V]) iter.Seq2[Entry[K, V], error] {
 	return func(yield func(Entry[K, V], error) bool) {

@@ -10,10 +10,15 @@
 // with ErrLayout, naming the Go type, the map and the first differing field with both
 // offsets, when the Go types are not plain data of the map's sizes and BTF layout.
 //
-// Values that hold a struct bpf_spin_lock (a SpinLock field in Go) can be read and
-// written consistently with the *Locked operations (BPF_F_LOCK); on values without one
-// they return ErrNoLock before any syscall. Lookup, LookupInto and Update do not allocate.
-// Accessors are safe for concurrent use; they never own the map.
+// Each accessor has the methods its kernel map type supports and no others: an LRUHash
+// has no *Locked operations (LRU maps cannot hold a lock), an LPMTrie no lookup-and-
+// delete, a Queue no iteration. Values that hold a struct bpf_spin_lock (a SpinLock field
+// in Go) in a hash or array map can be read and written consistently with the *Locked
+// operations (BPF_F_LOCK); on values without one they return ErrNoLock before any
+// syscall. Lookup, LookupInto and Update do not allocate. An operation the running kernel
+// is too old for fails with an error wrapping ErrNotSupported that names the kernel it
+// needs. Map types are cilium/ebpf's (ebpf.Hash, ebpf.Array …). Accessors are safe for
+// concurrent use; they never own the map.
 //
 // Lifetimes: an operation either completes on its own map or fails with ErrClosed. The
 // map's owner (the loader.Object, or the FDMap) never closes the descriptor while an
@@ -23,56 +28,16 @@
 package maps
 
 import (
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
-// Type is a kernel map type (enum bpf_map_type in include/uapi/linux/bpf.h).
-type Type uint32
-
-// The kernel's map types, in the order of enum bpf_map_type.
-const (
-	TypeUnspec Type = iota
-	TypeHash
-	TypeArray
-	TypeProgArray
-	TypePerfEventArray
-	TypePerCPUHash
-	TypePerCPUArray
-	TypeStackTrace
-	TypeCgroupArray
-	TypeLRUHash
-	TypeLRUPerCPUHash
-	TypeLPMTrie
-	TypeArrayOfMaps
-	TypeHashOfMaps
-	TypeDevMap
-	TypeSockMap
-	TypeCPUMap
-	TypeXSKMap
-	TypeSockHash
-	TypeCgroupStorage
-	TypeReuseportSockArray
-	TypePerCPUCgroupStorage
-	TypeQueue
-	TypeStack
-	TypeSKStorage
-	TypeDevMapHash
-	TypeStructOps
-	TypeRingBuf
-	TypeInodeStorage
-	TypeTaskStorage
-	TypeBloomFilter
-	TypeUserRingBuf
-	TypeCgrpStorage
-	TypeArena
-)
-
 // Info describes a map as the kernel created it (or, before load, as it will).
 type Info struct {
 	Name       string
-	Type       Type
+	Type       ebpf.MapType
 	KeySize    uint32
 	ValueSize  uint32
 	MaxEntries uint32

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfkit/bpfkit/internal/sys"
@@ -51,7 +52,7 @@ type perfRing struct {
 // to 8). Records the kernel could not write are counted (Lost and PerfSample.Lost). One
 // goroutine reads; Close may be called from any goroutine.
 type PerfBuf[E any] struct {
-	handle
+	base
 	mu      sync.Mutex
 	closed  atomic.Bool
 	rings   []*perfRing
@@ -104,7 +105,7 @@ func (res *perfRes) release() {
 // it when done: one dropped without Close is reported by a leak detector when it is
 // collected.
 func NewPerfBuf[E any](m Map, pagesPerCPU int) (*PerfBuf[E], error) {
-	h, err := newHandle(m, "maps.NewPerfBuf", TypePerfEventArray)
+	h, err := newHandle(m, "maps.NewPerfBuf", ebpf.PerfEventArray)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func NewPerfBuf[E any](m Map, pagesPerCPU int) (*PerfBuf[E], error) {
 		return nil, err
 	}
 	defer f.Release()
-	p := &PerfBuf[E]{handle: h, evsize: int(et.Size()), res: &perfRes{slot: h.slot}}
+	p := &PerfBuf[E]{base: base{h}, evsize: int(et.Size()), res: &perfRes{slot: h.slot}}
 	fail := func(what string, err error) (*PerfBuf[E], error) {
 		p.res.release()
 		return nil, fmt.Errorf("maps.NewPerfBuf on map %q: %s: %w", h.info.Name, what, err)
@@ -203,7 +204,7 @@ func (p *PerfBuf[E]) ReadInto(ctx context.Context, sample *PerfSample[E]) error 
 	defer p.mu.Unlock()
 	for {
 		if p.closed.Load() {
-			return fmt.Errorf("perf buffer %q: %w", p.info.Name, ErrClosed)
+			return fmt.Errorf("perf buffer %q: %w", p.h.info.Name, ErrClosed)
 		}
 		for i := range p.rings {
 			r := p.rings[(p.next+i)%len(p.rings)]
@@ -236,7 +237,7 @@ func (p *PerfBuf[E]) consume(r *perfRing, sample *PerfSample[E]) (bool, error) {
 		typ := binary.NativeEndian.Uint32(r.data[off:])
 		recSize := uint64(binary.NativeEndian.Uint16(r.data[off+6:]))
 		if recSize < 8 {
-			return false, fmt.Errorf("perf buffer %q: corrupt record of %d bytes on CPU %d", p.info.Name, recSize, r.cpu)
+			return false, fmt.Errorf("perf buffer %q: corrupt record of %d bytes on CPU %d", p.h.info.Name, recSize, r.cpu)
 		}
 		var rec []byte
 		if off+recSize <= size {
@@ -260,7 +261,7 @@ func (p *PerfBuf[E]) consume(r *perfRing, sample *PerfSample[E]) (bool, error) {
 			var err error
 			raw := uint64(binary.NativeEndian.Uint32(rec[8:]))
 			if raw < uint64(p.evsize) || 12+raw > recSize {
-				err = fmt.Errorf("perf buffer %q: sample of %d bytes on CPU %d, event type is %d bytes", p.info.Name, raw, r.cpu, p.evsize)
+				err = fmt.Errorf("perf buffer %q: sample of %d bytes on CPU %d, event type is %d bytes", p.h.info.Name, raw, r.cpu, p.evsize)
 			} else {
 				sample.Event = *(*E)(unsafe.Pointer(&rec[12]))
 			}
@@ -275,7 +276,7 @@ func (p *PerfBuf[E]) consume(r *perfRing, sample *PerfSample[E]) (bool, error) {
 
 func (p *PerfBuf[E]) wait(ctx context.Context) error {
 	if err := p.poll.wait(ctx); err != nil {
-		return fmt.Errorf("perf buffer %q: %w", p.info.Name, err)
+		return fmt.Errorf("perf buffer %q: %w", p.h.info.Name, err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfkit/bpfkit/internal/sys"
@@ -26,7 +27,7 @@ const (
 // the reader sleeps in epoll only when the ring is empty. Each record must be exactly
 // sizeof(E) bytes. One goroutine reads; Close may be called from any goroutine.
 type RingBuf[E any] struct {
-	handle
+	base
 	mu     sync.Mutex // held by the reader; Close takes it to unmap
 	closed atomic.Bool
 	cons   []byte // consumer page (RW)
@@ -70,7 +71,7 @@ func (res *ringRes) release() {
 // owner, whose Close closes it (a blocked Read then returns ErrClosed). Close it when
 // done: one dropped without Close is reported by a leak detector when it is collected.
 func NewRingBuf[E any](m Map) (*RingBuf[E], error) {
-	h, err := newHandle(m, "maps.NewRingBuf", TypeRingBuf)
+	h, err := newHandle(m, "maps.NewRingBuf", ebpf.RingBuf)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +86,7 @@ func NewRingBuf[E any](m Map) (*RingBuf[E], error) {
 	defer f.Release()
 	size := int(h.info.MaxEntries)
 	page := unix.Getpagesize()
-	r := &RingBuf[E]{handle: h, evsize: int(et.Size()), mask: uint64(size - 1),
+	r := &RingBuf[E]{base: base{h}, evsize: int(et.Size()), mask: uint64(size - 1),
 		batchBytes: uint64(min(size/8, 64<<10)), res: &ringRes{}}
 	fail := func(what string, err error) (*RingBuf[E], error) {
 		r.res.release()
@@ -145,7 +146,7 @@ func (r *RingBuf[E]) read(ctx context.Context, events []E) (int, error) {
 	defer r.mu.Unlock()
 	for {
 		if r.closed.Load() {
-			return 0, fmt.Errorf("ring buffer %q: %w", r.info.Name, ErrClosed)
+			return 0, fmt.Errorf("ring buffer %q: %w", r.h.info.Name, ErrClosed)
 		}
 		n, err := r.consume(events)
 		if n > 0 || err != nil {
@@ -215,7 +216,7 @@ func (r *RingBuf[E]) consume(events []E) (int, error) {
 			continue
 		}
 		if size != r.evsize {
-			err = fmt.Errorf("ring buffer %q: record of %d bytes, event type is %d bytes", r.info.Name, size, r.evsize)
+			err = fmt.Errorf("ring buffer %q: record of %d bytes, event type is %d bytes", r.h.info.Name, size, r.evsize)
 			break
 		}
 		events[n] = *(*E)(unsafe.Add(rec, ringbufHdrSize))
@@ -232,7 +233,7 @@ func (r *RingBuf[E]) consume(events []E) (int, error) {
 // wait sleeps until the ring has data, ctx is done or Close is called.
 func (r *RingBuf[E]) wait(ctx context.Context) error {
 	if err := r.poll.wait(ctx); err != nil {
-		return fmt.Errorf("ring buffer %q: %w", r.info.Name, err)
+		return fmt.Errorf("ring buffer %q: %w", r.h.info.Name, err)
 	}
 	return nil
 }
