@@ -47,7 +47,7 @@ type VerifierError struct {
 	Program string        // the rejected program
 	Message string        // the verifier's own words: the log's last meaningful line
 	Log     string        // the complete verifier log
-	Rule    string        // the spinlock rule ID (KERNEL-RULES.md) the message matches, if any
+	Rule    string        // the spin-lock rule ID (docs/SPINLOCK.md) the message matches, if any
 	Errno   syscall.Errno // what bpf(BPF_PROG_LOAD) returned, usually EACCES or EINVAL
 }
 

@@ -61,7 +61,7 @@ func ExampleProgram_AttachXDP() {
 	if err != nil {
 		log.Fatal(err) // the error lists the programs that exist
 	}
-	link, err := prog.AttachXDP("lo", loader.XDPGeneric)
+	link, err := prog.AttachXDP("lo", &loader.XDPOptions{Mode: loader.XDPGeneric})
 	if err != nil {
 		log.Fatal(err)
 	}

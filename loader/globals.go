@@ -1,5 +1,6 @@
 package loader
 
+// #include <stdlib.h>
 // #include <bpf/libbpf.h>
 import "C"
 
@@ -41,17 +42,15 @@ func (o *Object) indexGlobals() error {
 		if !ok || !sys.IsGlobalDataSection(ds.Name) {
 			continue
 		}
-		bm, err := o.module.GetMap(ds.Name)
-		if err != nil {
+		cname := C.CString(ds.Name)
+		cm := C.bpf_object__find_map_by_name(o.cobj, cname) // matches ".bss" as libbpf's real name
+		C.free(unsafe.Pointer(cname))
+		if cm == nil {
 			continue // e.g. an empty section libbpf made no map for
-		}
-		ptr, err := cPointer(bm, "bpfMap")
-		if err != nil {
-			return err
 		}
 		var m *Map
 		for _, cand := range o.maps {
-			if unsafe.Pointer(cand.cm) == ptr {
+			if cand.cm == cm {
 				m = cand
 			}
 		}

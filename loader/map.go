@@ -6,8 +6,8 @@ import "C"
 import (
 	"fmt"
 	"sync"
+	"syscall"
 
-	"github.com/aquasecurity/libbpfgo"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
@@ -21,7 +21,6 @@ import (
 type Map struct {
 	slot    // the map's descriptor once loaded, under the lifetime rule (sys.FD)
 	obj     *Object
-	bm      *libbpfgo.BPFMap
 	cm      *C.struct_bpf_map
 	name    string       // libbpf's name, as the kernel sees it
 	section string       // for global data: the ELF section (".bss", ".data.foo"); else ""
@@ -33,14 +32,10 @@ type Map struct {
 	mmapErr  error
 }
 
-func newMap(o *Object, bm *libbpfgo.BPFMap) (*Map, error) {
-	ptr, err := cPointer(bm, "bpfMap")
-	if err != nil {
-		return nil, err
-	}
-	m := &Map{obj: o, bm: bm, cm: (*C.struct_bpf_map)(ptr), name: bm.Name()}
+func newMap(o *Object, cm *C.struct_bpf_map) *Map {
+	m := &Map{obj: o, cm: cm, name: C.GoString(C.bpf_map__name(cm))}
 	m.slot.Init(m.noFD)
-	return m, nil
+	return m
 }
 
 // slot is sys.Slot under a lower-case name, so that embedding it adds no exported field.
@@ -129,7 +124,10 @@ func (m *Map) SetMaxEntries(n uint32) error {
 		if n == 0 {
 			return fmt.Errorf("must be > 0")
 		}
-		return m.bm.SetMaxEntries(n)
+		if rc := C.bpf_map__set_max_entries(m.cm, C.__u32(n)); rc < 0 {
+			return libbpfErrno(syscall.Errno(-rc))
+		}
+		return nil
 	})
 }
 

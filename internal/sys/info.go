@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"fmt"
 	"runtime"
 	"unsafe"
 
@@ -120,4 +121,15 @@ func (i *LinkInfo) CgroupID() uint64 {
 		return i.u[0]
 	}
 	return 0
+}
+
+// LinkTypeName is the kernel's name of a link type (enum bpf_link_type, lower case,
+// without BPF_LINK_TYPE_), as bpftool prints it.
+func LinkTypeName(t uint32) string {
+	names := [...]string{"unspec", "raw_tracepoint", "tracing", "cgroup", "iter", "netns", "xdp",
+		"perf_event", "kprobe_multi", "struct_ops", "netfilter", "tcx", "uprobe_multi", "netkit", "sockmap"}
+	if int(t) < len(names) {
+		return names[t]
+	}
+	return fmt.Sprintf("link_type(%d)", t)
 }

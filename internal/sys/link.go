@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -91,4 +92,59 @@ func LinkDetach(linkFD int) error {
 		return e
 	}
 	return nil
+}
+
+// rawTPAttr is the bpf_attr of BPF_RAW_TRACEPOINT_OPEN.
+type rawTPAttr struct {
+	name   uint64
+	progFD uint32
+	_      uint32
+	cookie uint64
+}
+
+// RawTracepointOpen attaches program progFD to the raw tracepoint name, with a cookie
+// for bpf_get_attach_cookie (kernel 6.10+; older kernels refuse a non-zero cookie with
+// EINVAL), and returns the link's fd.
+func RawTracepointOpen(progFD int, name string, cookie uint64) (int, error) {
+	p, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return -1, err
+	}
+	attr := rawTPAttr{name: uint64(uintptr(unsafe.Pointer(p))), progFD: uint32(progFD), cookie: cookie}
+	r, e := bpf(unix.BPF_RAW_TRACEPOINT_OPEN, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(p)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
+// queryAttr is the bpf_attr of BPF_PROG_QUERY.
+type queryAttr struct {
+	target          uint32
+	attachType      uint32
+	queryFlags      uint32
+	attachFlags     uint32
+	progIDs         uint64
+	count           uint32
+	_               uint32
+	progAttachFlags uint64
+	linkIDs         uint64
+	linkAttachFlags uint64
+	revision        uint64
+}
+
+// ProgQuery lists the programs attached at a multi-program hook (an interface index
+// for tcx and netkit, a cgroup fd …) in the order they run, and the hook's revision
+// (kernel 6.6+ for the revision).
+func ProgQuery(target int, attachType uint32) (progIDs []uint32, revision uint64, err error) {
+	ids := make([]uint32, 64)
+	attr := queryAttr{target: uint32(target), attachType: attachType,
+		progIDs: uint64(uintptr(unsafe.Pointer(&ids[0]))), count: uint32(len(ids))}
+	_, e := bpf(unix.BPF_PROG_QUERY, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(ids)
+	if e != 0 {
+		return nil, 0, e
+	}
+	return ids[:min(attr.count, uint32(len(ids)))], attr.revision, nil
 }
