@@ -90,11 +90,13 @@ func (o *Object) lookupGlobal(name string) (*global, error) {
 //
 // value must be fixed-size plain data (int32, uint64, [16]byte, a struct of such fields
 // …) laid out like the variable's BTF type: the same size, and each field at the offset
-// of its C member (sys.CheckLayout; the error names the first field that differs): SetGlobal("my_pid",
-// int32(os.Getpid())) for an `int my_pid`. Before Load any section can be set; after
-// Load, .bss and .data are written in place in the map's memory, which the loader maps
-// once and which MapSection points into (the running programs see the new value), and
-// .rodata returns ErrReadOnly. SetSection writes a whole section at once.
+// of its C member (else the error wraps ErrLayout and names the first field that
+// differs): SetGlobal("my_pid", int32(os.Getpid())) for an `int my_pid`. Before Load any
+// section can be set; after Load, .bss and .data are written in place in the map's
+// memory, which the loader maps once and which MapSection points into (the running
+// programs see the new value), and .rodata returns ErrReadOnly. SetSection writes a whole
+// section at once. SetGlobal and SetSection may race with Global and ReadSection: each
+// copy is whole.
 func (o *Object) SetGlobal(name string, value any) error {
 	if err := o.usable(); err != nil {
 		return err

@@ -50,11 +50,10 @@ type Options struct {
 	// buffer until the whole log fits (up to 16 MiB).
 	LogSize uint32
 
-	// The spin-lock check that Load runs before anything reaches the kernel (package
-	// spinlock; see spincheck.go). The zero values run it against the running kernel
-	// and make Load fail on error findings.
-
-	// SpinLockCheck selects what Load does with the check's findings.
+	// SpinLockCheck and Kernel configure the spin-lock check that Load runs before
+	// anything reaches the kernel (package spinlock). The zero values run it against
+	// the running kernel and make Load fail on error findings. SpinLockCheck selects
+	// what Load does with the check's findings.
 	SpinLockCheck CheckMode
 	// Kernel is the kernel version the spin-lock check judges against (not the kernel
 	// the object loads into: that is always the running one); zero means the running

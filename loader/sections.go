@@ -13,7 +13,7 @@ import (
 // ".data.foo", ".rodata.bar" …) from value, a struct or a pointer to one whose fields
 // mirror the section's variables at their offsets, with blank (_) fields for the padding
 // between them; a section of one variable also takes that variable's type. The layout is
-// checked against the section's BTF (sys.CheckLayout); the struct may be up to its
+// checked against the section's BTF (ErrLayout when it differs); the struct may be up to its
 // alignment-1 bytes bigger than the section, because Go rounds a struct's size up to its
 // alignment where C does not round a section, and only the section's bytes are copied.
 //
@@ -172,7 +172,7 @@ func (o *Object) sectionMap(section string) (*Map, error) {
 	return nil, notFound(o.name, "global-data section", section, names)
 }
 
-// checkSection checks Go type t against the section's DATASEC with maps.CheckLayout
+// checkSection checks Go type t against the section's DATASEC with sys.CheckLayout
 // (which allows the struct Go's trailing padding beyond the section).
 func (m *Map) checkSection(t reflect.Type) error {
 	if err := sys.CheckLayout(t, m.datasec); err != nil {

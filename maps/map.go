@@ -53,5 +53,7 @@ type Info struct {
 type Map interface {
 	// Info returns the map's type, sizes, flags and BTF types.
 	Info() (Info, error)
+	// Owner's unexported method hands accessors the map's descriptor under the
+	// lifetime rule.
 	sys.Owner
 }
