@@ -62,11 +62,14 @@ type Options struct {
 }
 
 // Object is an opened BPF object: libbpf's struct bpf_object. It owns its programs,
-// maps, links and global-variable mappings; Close releases them all.
+// maps, links, global-variable mappings and the readers (maps.RingBuf, maps.PerfBuf) made
+// from its maps; Close releases them all.
 //
-// An Object's methods may be called from several goroutines. Close must not race with
-// the use of a map's file descriptor by package maps: the descriptor number may be
-// reused once the object is closed.
+// An Object's methods, and those of its handles and of the accessors built on its maps,
+// may be called from several goroutines, also while Close runs: an operation either
+// completes on this object or fails with ErrClosed, because Close waits for the
+// operations in flight before the descriptors are closed. Only the raw descriptors that
+// FD methods return are the caller's to keep from outliving Close.
 type Object struct {
 	name  string
 	elf   []byte    // the object file, for the spin-lock check
