@@ -120,9 +120,13 @@ fuzz:
 	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
 	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzInterpret$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
 	$(GO) test ./spinlock -run '^$$' -fuzz '^FuzzWalkGenerated$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
-	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzNames$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
-	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzLayout$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
-	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzBTF$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzNames$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
+	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzLayout$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
+	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzBTF$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
+	$(GO) test ./loader -run '^$$' -fuzz '^FuzzOpenBytes$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
+	$(GO) test ./loader -run '^$$' -fuzz '^FuzzSectionTable$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
+	$(GO) test ./internal/sys -run '^$$' -fuzz '^FuzzBTFValue$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
+	$(GO) test ./loader/tracepipe -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
 
 ## bench: every benchmark against its baseline in the same run (numbers: docs/BENCHMARKS.md)
 bench: deps bpf

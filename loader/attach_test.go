@@ -118,11 +118,11 @@ func TestAttachErrors(t *testing.T) {
 	if _, err := xdp.Attach(); !errors.Is(err, loader.ErrNoAttachPoint) {
 		t.Errorf("Attach of SEC(\"xdp\"): %v, want ErrNoAttachPoint", err)
 	}
-	if _, err := xdp.AttachXDP("no-such-if0", loader.XDPGeneric); err == nil || !strings.Contains(err.Error(), "no-such-if0") {
+	if _, err := xdp.AttachXDP("no-such-if0", &loader.XDPOptions{Mode: loader.XDPGeneric}); err == nil || !strings.Contains(err.Error(), "no-such-if0") {
 		t.Errorf("AttachXDP on a missing interface: %v", err)
 	}
 	tp, _ := obj.Program("on_tp")
-	if _, err := tp.AttachTracepoint("syscalls", "no_such_tracepoint"); !errors.Is(err, syscall.ENOENT) {
+	if _, err := tp.AttachTracepoint("syscalls", "no_such_tracepoint", nil); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("AttachTracepoint to a missing tracepoint: %v, want ENOENT", err)
 	}
 	off, _ := obj.Program("off_by_default")
@@ -157,7 +157,7 @@ func TestAttachNetwork(t *testing.T) {
 		fn   func(p *loader.Program) (*loader.Link, error)
 	}{
 		{"on_xdp", hitXDP, func(p *loader.Program) (*loader.Link, error) { return attachXDPRetrying(t, p, "lo") }},
-		{"on_tc", hitTC, func(p *loader.Program) (*loader.Link, error) { return p.AttachTCX("lo", loader.TCIngress) }},
+		{"on_tc", hitTC, func(p *loader.Program) (*loader.Link, error) { return p.AttachTCX("lo", nil) }},
 		{"on_cgroup_egress", hitCgroup, func(p *loader.Program) (*loader.Link, error) { return p.AttachCgroup(cgroup2Root(t)) }},
 	}
 	for _, a := range attach {
@@ -187,7 +187,7 @@ func attachXDPRetrying(t *testing.T, p *loader.Program, ifname string) (*loader.
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		l, err := p.AttachXDP(ifname, loader.XDPGeneric)
+		l, err := p.AttachXDP(ifname, &loader.XDPOptions{Mode: loader.XDPGeneric})
 		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
 			return l, err
 		}
@@ -240,10 +240,10 @@ func TestAttachUprobe(t *testing.T) {
 	obj := openAttach(t)
 	lib := mappedLibrary(t, "libbpf.so")
 	p, _ := obj.Program("on_uprobe")
-	if _, err := p.AttachUprobe(lib, "bpf_map__key_size", os.Getpid(), false); err != nil {
+	if _, err := p.AttachUprobe(lib, "bpf_map__key_size", &loader.UprobeOptions{PID: os.Getpid()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.AttachUprobe(lib, "no_such_function", -1, false); err == nil || !strings.Contains(err.Error(), "no_such_function") {
+	if _, err := p.AttachUprobe(lib, "no_such_function", nil); err == nil || !strings.Contains(err.Error(), "no_such_function") {
 		t.Errorf("uprobe on a missing symbol: %v", err)
 	}
 	m, _ := obj.Map(".bss")
@@ -297,14 +297,19 @@ func TestUnsupportedHere(t *testing.T) {
 		obj := open(t, "kprobe.bpf.o", testObject(t, "kprobe.bpf.o"), nil)
 		load(t, obj)
 		err := obj.Attach()
+		p, _ := obj.Program("on_kprobe")
+		_, optsErr := p.AttachKprobe("do_nanosleep", &loader.KprobeOptions{Cookie: 7})
 		if _, statErr := os.Stat("/sys/kernel/tracing/kprobe_events"); statErr != nil {
-			if err == nil {
+			if err == nil || optsErr == nil {
 				t.Fatal("kprobe attached although the kernel has no kprobe_events")
+			}
+			if !errors.Is(optsErr, loader.ErrNotSupported) || !strings.Contains(optsErr.Error(), "CONFIG_KPROBES") {
+				t.Fatalf("AttachKprobe without kprobes: %v, want ErrNotSupported naming CONFIG_KPROBES", optsErr)
 			}
 			t.Skipf("this kernel has no kprobes (CONFIG_KPROBES off; attach: %v)", err)
 		}
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || optsErr != nil {
+			t.Fatal(err, optsErr)
 		}
 	})
 	t.Run("fentry", func(t *testing.T) {
@@ -340,7 +345,7 @@ func TestAttachPerfEvent(t *testing.T) {
 	}
 	defer unix.Close(fd)
 	p, _ := obj.Program("on_perf_event")
-	if _, err := p.AttachPerfEvent(fd); err != nil {
+	if _, err := p.AttachPerfEvent(fd, nil); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(50 * time.Millisecond)
@@ -350,6 +355,13 @@ func TestAttachPerfEvent(t *testing.T) {
 	}
 	if h := hits(t, obj)[hitPerfEvent]; h == 0 {
 		t.Fatalf("perf_event program never ran in 50ms of CPU (%d loops)", x)
+	}
+	// the caller keeps owning its descriptor: the link closes only its own copy
+	if err := obj.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+		t.Fatalf("the caller's perf event fd was closed with the link: %v", err)
 	}
 }
 
@@ -406,4 +418,64 @@ func TestRunRepeatNotInterrupted(t *testing.T) {
 		t.Fatal("no signal was sent: the test proved nothing")
 	}
 	t.Logf("%d signals sent during %d runs", sent.Load(), repeat*calls)
+}
+
+// TestPinOwnership is issue 10 item 5: Unpin removes only what this object pinned, a pin
+// outside bpffs creates nothing and fails, and a later valid pin of the same map works.
+func TestPinOwnership(t *testing.T) {
+	dir := filepath.Join("/sys/fs/bpf", "bpfkit-test-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatalf("bpffs not mounted? %v (run `make deps`)", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	a, b := openAttach(t), openAttach(t)
+	ma, _ := a.Map(".bss")
+	mb, _ := b.Map(".bss")
+
+	// a pin outside bpffs fails before creating its directories
+	outside := filepath.Join(t.TempDir(), "not", "bpffs")
+	if err := ma.Pin(filepath.Join(outside, "pin")); err == nil || !strings.Contains(err.Error(), "BPF file system") {
+		t.Fatalf("pin outside bpffs: %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(outside)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a failed pin created %s: %v", filepath.Dir(outside), err)
+	}
+	// ... and the same map pins fine afterwards, in a directory it creates on bpffs
+	path := filepath.Join(dir, "sub", "bss")
+	if err := ma.Pin(path); err != nil {
+		t.Fatalf("valid pin after a failed one: %v", err)
+	}
+	// b never pinned there: its Unpin removes nothing
+	if err := mb.Unpin(path); !errors.Is(err, loader.ErrNotFound) {
+		t.Fatalf("Unpin of a path this object never pinned: %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("another object's Unpin removed the pin: %v", err)
+	}
+	// a pin replaced by another object's is left in place
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Pin(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := ma.Unpin(path); err == nil {
+		t.Fatal("Unpin removed a pin that now holds another object's map")
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the other object's pin is gone: %v", err)
+	}
+	if err := mb.Unpin(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("pin still there: %v", err)
+	}
+	// a pin over an existing one fails with the kernel's EEXIST
+	if err := ma.Pin(filepath.Join(dir, "made", "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Pin(filepath.Join(dir, "made", "x")); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("pin over an existing pin: %v, want EEXIST", err)
+	}
 }

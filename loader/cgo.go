@@ -1,7 +1,8 @@
 package loader
 
-// The loader's C code lives in bpfkit.c (helpers for the libbpf calls libbpfgo does not
-// wrap, declared in bpfkit.h). libbpf is found through pkg-config, so a plain `go build`
+// The loader calls libbpf directly; its C code lives in bpfkit.c (declared in bpfkit.h):
+// helpers for libbpf's option structs (LIBBPF_OPTS), errno after calls that return NULL,
+// and the print callback. libbpf is found through pkg-config, so a plain `go build`
 // links it with no CGO_* variables.
 
 // #cgo pkg-config: libbpf

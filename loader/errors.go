@@ -7,13 +7,13 @@ import (
 	"syscall"
 
 	"github.com/bpfkit/bpfkit/internal/caps"
-	"github.com/bpfkit/bpfkit/internal/errs"
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 var (
 	// ErrClosed is returned by every method of an Object, Program, Map or Link after the
 	// Object (or the Link) has been closed. It is the same error as maps.ErrClosed.
-	ErrClosed = errs.ErrClosed
+	ErrClosed = sys.ErrClosed
 	// ErrNotLoaded is returned by operations that need the kernel objects (attach, FD,
 	// test runs, pinning, MapSection) before Load.
 	ErrNotLoaded = errors.New("object not loaded")
@@ -26,6 +26,15 @@ var (
 	// ErrReadOnly is returned when writing a .rodata variable or section after Load, or
 	// mapping one with MapSection: the kernel has frozen the map.
 	ErrReadOnly = errors.New("read-only after load")
+	// ErrNotSupported is wrapped when the running kernel is too old for an operation;
+	// the error names the kernel version it needs. It is the same error as
+	// maps.ErrNotSupported.
+	ErrNotSupported = sys.ErrNotSupported
+	// ErrLayout is wrapped when a Go value does not match the BTF of a global variable or
+	// section (SetGlobal, Global, SetSection, ReadSection, MapSection): not plain data, or
+	// another size or layout; the error names the first field that differs. It is the
+	// same error as maps.ErrLayout.
+	ErrLayout = sys.ErrLayout
 	// ErrNoAttachPoint is returned by Program.Attach when the program's section names no
 	// attach point (for example SEC("xdp")): use the Attach method that takes one.
 	ErrNoAttachPoint = errors.New("section names no attach point")
@@ -38,7 +47,7 @@ type VerifierError struct {
 	Program string        // the rejected program
 	Message string        // the verifier's own words: the log's last meaningful line
 	Log     string        // the complete verifier log
-	Rule    string        // the spinlock rule ID (KERNEL-RULES.md) the message matches, if any
+	Rule    string        // the spin-lock rule ID (docs/SPINLOCK.md) the message matches, if any
 	Errno   syscall.Errno // what bpf(BPF_PROG_LOAD) returned, usually EACCES or EINVAL
 }
 
@@ -77,7 +86,7 @@ func wrapErrno(op string, errno syscall.Errno) error {
 	if errno == syscall.EPERM {
 		return &PrivilegeError{Op: op, Missing: caps.MissingForBPF(), Err: errno}
 	}
-	return fmt.Errorf("%s: %w", op, errno)
+	return fmt.Errorf("%s: %w", op, libbpfErrno(errno))
 }
 
 // notFound builds an ErrNotFound error that lists the names that exist.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bpfkit/bpfkit/bpf"
 	"github.com/bpfkit/bpfkit/loader"
+	"github.com/bpfkit/bpfkit/loader/tracepipe"
 )
 
 // The C skeleton's lifecycle, step by step: open, set a global, load, attach, destroy.
@@ -34,7 +35,7 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	pipe, err := loader.OpenTracePipe(nil)
+	pipe, err := tracepipe.Open(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func ExampleProgram_AttachXDP() {
 	if err != nil {
 		log.Fatal(err) // the error lists the programs that exist
 	}
-	link, err := prog.AttachXDP("lo", loader.XDPGeneric)
+	link, err := prog.AttachXDP("lo", &loader.XDPOptions{Mode: loader.XDPGeneric})
 	if err != nil {
 		log.Fatal(err)
 	}

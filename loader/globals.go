@@ -1,5 +1,6 @@
 package loader
 
+// #include <stdlib.h>
 // #include <bpf/libbpf.h>
 import "C"
 
@@ -8,12 +9,11 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"unsafe"
 
 	"github.com/cilium/ebpf/btf"
 
-	"github.com/bpfkit/bpfkit/maps"
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // global is one variable of a global-data section, located through the section's BTF
@@ -25,16 +25,6 @@ type global struct {
 	offset  uint32
 	size    uint32
 	typ     btf.Type
-}
-
-// isGlobalDataSection reports whether libbpf makes a global-data map of the section.
-func isGlobalDataSection(name string) bool {
-	for _, p := range []string{".bss", ".data", ".rodata"} {
-		if name == p || strings.HasPrefix(name, p+".") {
-			return true
-		}
-	}
-	return false
 }
 
 // indexGlobals ties each DATASEC of the object's BTF to its libbpf map and records
@@ -49,20 +39,18 @@ func (o *Object) indexGlobals() error {
 			return fmt.Errorf("reading BTF: %w", err)
 		}
 		ds, ok := typ.(*btf.Datasec)
-		if !ok || !isGlobalDataSection(ds.Name) {
+		if !ok || !sys.IsGlobalDataSection(ds.Name) {
 			continue
 		}
-		bm, err := o.module.GetMap(ds.Name)
-		if err != nil {
+		cname := C.CString(ds.Name)
+		cm := C.bpf_object__find_map_by_name(o.cobj, cname) // matches ".bss" as libbpf's real name
+		C.free(unsafe.Pointer(cname))
+		if cm == nil {
 			continue // e.g. an empty section libbpf made no map for
-		}
-		ptr, err := cPointer(bm, "bpfMap")
-		if err != nil {
-			return err
 		}
 		var m *Map
 		for _, cand := range o.maps {
-			if unsafe.Pointer(cand.cm) == ptr {
+			if cand.cm == cm {
 				m = cand
 			}
 		}
@@ -102,11 +90,13 @@ func (o *Object) lookupGlobal(name string) (*global, error) {
 //
 // value must be fixed-size plain data (int32, uint64, [16]byte, a struct of such fields
 // …) laid out like the variable's BTF type: the same size, and each field at the offset
-// of its C member (maps.CheckLayout; the error names the first field that differs): SetGlobal("my_pid",
-// int32(os.Getpid())) for an `int my_pid`. Before Load any section can be set; after
-// Load, .bss and .data are written in place in the map's memory, which the loader maps
-// once and which MapSection points into (the running programs see the new value), and
-// .rodata returns ErrReadOnly. SetSection writes a whole section at once.
+// of its C member (else the error wraps ErrLayout and names the first field that
+// differs): SetGlobal("my_pid", int32(os.Getpid())) for an `int my_pid`. Before Load any
+// section can be set; after Load, .bss and .data are written in place in the map's
+// memory, which the loader maps once and which MapSection points into (the running
+// programs see the new value), and .rodata returns ErrReadOnly. SetSection writes a whole
+// section at once. SetGlobal and SetSection may race with Global and ReadSection: each
+// copy is whole.
 func (o *Object) SetGlobal(name string, value any) error {
 	if err := o.usable(); err != nil {
 		return err
@@ -120,14 +110,16 @@ func (o *Object) SetGlobal(name string, value any) error {
 		return fmt.Errorf("setting global %q of %s: %w", name, o.name, err)
 	}
 	return o.whileOpen(func() error {
-		if o.loaded && strings.HasPrefix(g.section, ".rodata") {
+		if o.loaded && sys.IsReadOnlySection(g.section) {
 			return fmt.Errorf("setting global %q of %s: %s is frozen by the kernel once loaded: %w", name, o.name, g.section, ErrReadOnly)
 		}
 		mem, err := g.memory()
 		if err != nil {
 			return fmt.Errorf("setting global %q of %s: %w", name, o.name, err)
 		}
+		o.memMu.Lock()
 		copy(mem, b)
+		o.memMu.Unlock()
 		return nil
 	})
 }
@@ -155,7 +147,9 @@ func (o *Object) Global(name string, ptr any) error {
 		if err != nil {
 			return fmt.Errorf("reading global %q of %s: %w", name, o.name, err)
 		}
+		o.memMu.RLock()
 		copy(unsafe.Slice((*byte)(rv.UnsafePointer()), g.size), mem)
+		o.memMu.RUnlock()
 		return nil
 	})
 }
@@ -173,7 +167,7 @@ func (g *global) memory() ([]byte, error) {
 	return mem[g.offset : g.offset+g.size : g.offset+g.size], nil
 }
 
-// valueBytes checks value against the variable's BTF type (maps.CheckLayout: plain data,
+// valueBytes checks value against the variable's BTF type (sys.CheckLayout: plain data,
 // same size, same field offsets) and returns a copy of its memory, which is then its C
 // representation.
 func (g *global) valueBytes(value any) ([]byte, error) {
@@ -191,7 +185,7 @@ func (g *global) valueBytes(value any) ([]byte, error) {
 
 // checkType checks a Go type against the variable's BTF type.
 func (g *global) checkType(t reflect.Type) error {
-	if err := maps.CheckLayout(t, g.typ); err != nil {
+	if err := sys.CheckLayout(t, g.typ); err != nil {
 		return fmt.Errorf("the variable is %d bytes (%s): %w", g.size, typeName(g.typ), err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package loader_test
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bpfkit/bpfkit/loader"
@@ -134,4 +135,55 @@ func TestGlobalErrors(t *testing.T) {
 	if err := obj.SetGlobal("no_such_var", int32(1)); !errors.Is(err, loader.ErrNotFound) {
 		t.Errorf("unknown global: %v does not wrap ErrNotFound", err)
 	}
+}
+
+// TestGlobalsConcurrent is issue 10 item 5: SetGlobal and SetSection racing Global and
+// ReadSection, before and after Load, are no data race (run with -race) and never
+// return a torn value.
+func TestGlobalsConcurrent(t *testing.T) {
+	obj := open(t, "globals.bpf.o", testObject(t, "globals.bpf.o"), nil)
+	hammer := func(phase string) {
+		var wg sync.WaitGroup
+		for w := range 2 {
+			wg.Go(func() {
+				for i := range 2000 {
+					v := uint64(w)<<32 | uint64(i)
+					if err := obj.SetGlobal("counter", v); err != nil {
+						t.Errorf("%s: SetGlobal: %v", phase, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			for range 2000 {
+				var v uint64
+				if err := obj.Global("counter", &v); err != nil {
+					t.Errorf("%s: Global: %v", phase, err)
+					return
+				}
+				if w, i := v>>32, v&0xffffffff; w > 1 || i >= 2000 {
+					t.Errorf("%s: torn value %#x", phase, v)
+					return
+				}
+			}
+		})
+		wg.Go(func() {
+			for range 500 {
+				var bss struct {
+					Counter, SeenLimit, SeenSum uint64
+				}
+				if err := obj.ReadSection(".bss", &bss); err != nil {
+					t.Errorf("%s: ReadSection: %v", phase, err)
+					return
+				}
+			}
+		})
+		wg.Wait()
+	}
+	hammer("before load")
+	if err := obj.Load(); err != nil {
+		t.Fatal(err)
+	}
+	hammer("after load")
 }

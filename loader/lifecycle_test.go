@@ -2,6 +2,7 @@ package loader_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -276,5 +277,25 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if _, err := loader.Open("/nonexistent/x.bpf.o", nil); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("Open of a missing file: %v, want ENOENT", err)
+	}
+}
+
+// TestLibbpfErrorWords is issue 10 item 5: libbpf's own error codes come with libbpf's
+// words, not as "errno 4001".
+func TestLibbpfErrorWords(t *testing.T) {
+	self, err := os.ReadFile("/proc/self/exe") // an ELF file, but no BPF object
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = loader.OpenBytes("self", self, &loader.Options{Logger: discardLogger()})
+	var le *loader.LibbpfError
+	if !errors.As(err, &le) || le.Errno != 4001 {
+		t.Fatalf("opening a non-BPF ELF: %v (%T), want a *LibbpfError with code 4001", err, err)
+	}
+	if strings.Contains(err.Error(), "errno 4001") || !strings.Contains(err.Error(), "BPF object format invalid") {
+		t.Fatalf("error text %q", err)
+	}
+	if !errors.Is(err, syscall.Errno(4001)) {
+		t.Fatal("the code is not reachable with errors.Is")
 	}
 }

@@ -1,5 +1,8 @@
 package loader
 
+// #include "bpfkit.h"
+import "C"
+
 import (
 	"context"
 	"log/slog"
@@ -7,17 +10,22 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/aquasecurity/libbpfgo"
 )
 
-// libbpf has one process-wide print callback. bpfkit installs it once and routes each
-// message to the sink of the libbpf call in progress: calls that print (open, load,
-// attach) run under libbpfMu with their object's sink installed.
+// libbpf has one process-wide print callback. bpfkit installs its own (bk_print in
+// bpfkit.c, which calls bkLibbpfPrint) and routes each message to the sink of the libbpf
+// call in progress: calls that print (open, load, attach) run under libbpfMu with their
+// object's sink installed.
 var (
 	libbpfMu   sync.Mutex
 	activeSink atomic.Pointer[logSink]
-	installLog sync.Once
+)
+
+// The levels of enum libbpf_print_level.
+const (
+	libbpfWarn  = 0
+	libbpfInfo  = 1
+	libbpfDebug = 2
 )
 
 // logSink receives libbpf's messages for one object.
@@ -28,10 +36,10 @@ type logSink struct {
 
 // withLibbpf runs fn with s receiving libbpf's output.
 func withLibbpf(s *logSink, fn func()) {
-	installLog.Do(func() {
-		libbpfgo.SetLoggerCbs(libbpfgo.Callbacks{Log: dispatchLibbpfLog})
-	})
 	libbpfMu.Lock()
+	// installed again each time: another library in the process (libbpfgo does) may
+	// have put its own callback in place since
+	C.bk_set_print()
 	defer libbpfMu.Unlock()
 	activeSink.Store(s)
 	defer activeSink.Store(nil)
@@ -39,6 +47,11 @@ func withLibbpf(s *logSink, fn func()) {
 }
 
 var verifierLogMarker = "-- BEGIN PROG LOAD LOG --"
+
+//export bkLibbpfPrint
+func bkLibbpfPrint(level C.int, msg *C.char, n C.int) {
+	dispatchLibbpfLog(int(level), C.GoStringN(msg, n))
+}
 
 func dispatchLibbpfLog(level int, msg string) {
 	s := activeSink.Load()
@@ -48,9 +61,9 @@ func dispatchLibbpfLog(level int, msg string) {
 	msg = strings.TrimRight(msg, "\n")
 	slevel := slog.LevelDebug
 	switch level {
-	case libbpfgo.LibbpfWarnLevel:
+	case libbpfWarn:
 		slevel = slog.LevelWarn
-	case libbpfgo.LibbpfInfoLevel:
+	case libbpfInfo:
 		slevel = slog.LevelInfo
 	}
 	// The verifier log comes back in the VerifierError: as a warning it would only

@@ -6,10 +6,12 @@ import "C"
 import (
 	"fmt"
 	"sync"
+	"syscall"
 
-	"github.com/aquasecurity/libbpfgo"
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/bpfkit/bpfkit/internal/sys"
 	"github.com/bpfkit/bpfkit/maps"
 )
 
@@ -17,25 +19,35 @@ import (
 // typed accessors of package maps work on it. It is valid until its Object is closed;
 // afterwards its methods return ErrClosed.
 type Map struct {
+	slot    // the map's descriptor once loaded, under the lifetime rule (sys.FD)
 	obj     *Object
-	bm      *libbpfgo.BPFMap
 	cm      *C.struct_bpf_map
 	name    string       // libbpf's name, as the kernel sees it
 	section string       // for global data: the ELF section (".bss", ".data.foo"); else ""
 	datasec *btf.Datasec // for global data: the section's BTF
-	fd      int          // set by Load
+	pins    pins         // where Pin pinned it
 
 	mmapOnce sync.Once      // global data: the kernel map's memory, mapped on first use after load
 	mem      *sectionMemory // that mapping, over Go heap memory (sectionmem.go); nil once detached
 	mmapErr  error
 }
 
-func newMap(o *Object, bm *libbpfgo.BPFMap) (*Map, error) {
-	ptr, err := cPointer(bm, "bpfMap")
-	if err != nil {
-		return nil, err
+func newMap(o *Object, cm *C.struct_bpf_map) *Map {
+	m := &Map{obj: o, cm: cm, name: C.GoString(C.bpf_map__name(cm))}
+	m.slot.Init(m.noFD)
+	return m
+}
+
+// slot is sys.Slot under a lower-case name, so that embedding it adds no exported field.
+type slot = sys.Slot
+
+// noFD explains why the map has no usable descriptor: its object is closed, or not
+// loaded yet.
+func (m *Map) noFD() error {
+	if err := m.usable(); err != nil {
+		return err
 	}
-	return &Map{obj: o, bm: bm, cm: (*C.struct_bpf_map)(ptr), name: bm.Name(), fd: -1}, nil
+	return fmt.Errorf("map %q of %s: %w", m.name, m.obj.name, ErrNotLoaded)
 }
 
 // Name returns the map's name: its C variable name, or for global data libbpf's name
@@ -64,10 +76,11 @@ func (m *Map) withC(fn func()) error {
 	return m.obj.whileOpen(func() error { fn(); return nil })
 }
 
-// Type returns the map's kernel type; maps.TypeUnspec once the object is closed.
-func (m *Map) Type() maps.Type {
-	var t maps.Type
-	_ = m.withC(func() { t = maps.Type(C.bpf_map__type(m.cm)) })
+// Type returns the map's kernel type (ebpf.Hash, ebpf.Array …); ebpf.UnspecifiedMap
+// once the object is closed.
+func (m *Map) Type() ebpf.MapType {
+	var t ebpf.MapType
+	_ = m.withC(func() { t = ebpf.MapType(C.bpf_map__type(m.cm)) })
 	return t
 }
 
@@ -111,20 +124,23 @@ func (m *Map) SetMaxEntries(n uint32) error {
 		if n == 0 {
 			return fmt.Errorf("must be > 0")
 		}
-		return m.bm.SetMaxEntries(n)
+		if rc := C.bpf_map__set_max_entries(m.cm, C.__u32(n)); rc < 0 {
+			return libbpfErrno(syscall.Errno(-rc))
+		}
+		return nil
 	})
 }
 
 // FD returns the map's file descriptor, owned by the Object: ErrNotLoaded before Load,
-// ErrClosed after Close. It is cheap enough to call before every operation.
+// ErrClosed after Close. The descriptor is valid until the Object is closed; a caller
+// that uses it in system calls of its own must not close the Object meanwhile (the
+// accessors of package maps need no such care: Close waits for their operations).
 func (m *Map) FD() (int, error) {
-	if err := m.usable(); err != nil {
-		return -1, err
+	f := m.slot.Load()
+	if f == nil || f.Closed() {
+		return -1, m.noFD()
 	}
-	if m.fd < 0 {
-		return -1, fmt.Errorf("map %q of %s: %w", m.name, m.obj.name, ErrNotLoaded)
-	}
-	return m.fd, nil
+	return f.Raw(), nil
 }
 
 // Info returns what package maps needs to check a Go type against the map: its type,
@@ -136,7 +152,7 @@ func (m *Map) Info() (maps.Info, error) {
 	err := m.withC(func() {
 		info = maps.Info{
 			Name:       m.name,
-			Type:       maps.Type(C.bpf_map__type(m.cm)),
+			Type:       ebpf.MapType(C.bpf_map__type(m.cm)),
 			KeySize:    uint32(C.bpf_map__key_size(m.cm)),
 			ValueSize:  uint32(C.bpf_map__value_size(m.cm)),
 			MaxEntries: uint32(C.bpf_map__max_entries(m.cm)),
@@ -169,14 +185,33 @@ func typeByID(spec *btf.Spec, id uint32) btf.Type {
 	return t
 }
 
-// Pin pins the map on bpffs at path (bpf_map__pin); the pin outlives the Object.
+// Pin pins the map on a BPF file system at path (BPF_OBJ_PIN); the pin outlives the
+// Object until Unpin or its removal. Missing directories are created, but only inside a
+// BPF file system: a path elsewhere fails before anything is created, and a failed pin
+// leaves nothing behind.
 func (m *Map) Pin(path string) error {
-	op := fmt.Sprintf("pinning map %q of %s", m.name, m.obj.name)
-	return m.obj.afterLoad(op, m.FD, func() error { return m.bm.Pin(path) })
+	op := fmt.Sprintf("pinning map %q of %s at %s", m.name, m.obj.name, path)
+	f, err := m.slot.FD()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := m.pins.pin(f, path); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
 }
 
-// Unpin removes the map's pin at path (bpf_map__unpin).
+// Unpin removes the pin at path that Pin made. It removes nothing else: a path this map
+// was not pinned at through this handle gives ErrNotFound, and a pin that another
+// object has replaced since is left in place with an error.
 func (m *Map) Unpin(path string) error {
-	op := fmt.Sprintf("unpinning map %q of %s", m.name, m.obj.name)
-	return m.obj.afterLoad(op, m.FD, func() error { return m.bm.Unpin(path) })
+	op := fmt.Sprintf("unpinning map %q of %s at %s", m.name, m.obj.name, path)
+	f, err := m.slot.FD()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := m.pins.unpin(f, sys.KindMap, path); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
 }

@@ -8,16 +8,16 @@ import (
 	"time"
 
 	"github.com/bpfkit/bpfkit/bpf"
-	"github.com/bpfkit/bpfkit/loader"
+	"github.com/bpfkit/bpfkit/loader/tracepipe"
 )
 
 // traceInstance opens a private tracefs instance, so that tests running at the same
 // time (other packages) do not consume each other's bpf_printk lines.
-func traceInstance(t *testing.T) *loader.TracePipe {
+func traceInstance(t *testing.T) *tracepipe.Pipe {
 	t.Helper()
-	tp, err := loader.OpenTracePipe(&loader.TracePipeOptions{Instance: fmt.Sprintf("bpfkit-test-%d", os.Getpid())})
+	tp, err := tracepipe.Open(&tracepipe.Options{Instance: "loader-test"})
 	if err != nil {
-		t.Fatalf("OpenTracePipe: %v", err)
+		t.Fatalf("tracepipe.Open: %v", err)
 	}
 	t.Cleanup(func() { _ = tp.Close() })
 	return tp

@@ -2,11 +2,16 @@
 // global variables, load it, attach its programs and destroy it, with every kernel
 // object owned by the Object and released by Close.
 //
-// It is the only bpfkit package that uses cgo: it drives libbpf (≥ 1.4) through
-// github.com/aquasecurity/libbpfgo and, where libbpfgo has no wrapper, through a few C
-// helpers of its own (cgo.go). Maps returned by Object.Map implement maps.Map, so the
-// typed accessors of package maps work on them.
+// It is the only bpfkit package that uses cgo: it calls libbpf (≥ 1.4) directly, with a
+// few C helpers for libbpf's option structs (bpfkit.c). Maps returned by Object.Map
+// implement maps.Map, so the typed accessors of package maps work on them. The trace
+// pipe, where bpf_printk writes, is read by package loader/tracepipe.
 package loader
+
+// #include <stdlib.h>
+// #include <bpf/libbpf.h>
+// #include "bpfkit.h"
+import "C"
 
 import (
 	"bytes"
@@ -15,16 +20,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
-	"github.com/aquasecurity/libbpfgo"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/bpfkit/bpfkit/internal/sys"
 	"github.com/bpfkit/bpfkit/spinlock"
 )
 
@@ -44,46 +49,39 @@ type Options struct {
 	// a log that does not fit makes the load fail with ENOSPC. Zero lets libbpf grow the
 	// buffer until the whole log fits (up to 16 MiB).
 	LogSize uint32
-	// SpinLockCheck selects what Load does with the spin-lock check (see package
-	// spinlock): by default error findings make Load fail before anything reaches the
-	// kernel.
+
+	// SpinLockCheck and Kernel configure the spin-lock check that Load runs before
+	// anything reaches the kernel (package spinlock). The zero values run it against
+	// the running kernel and make Load fail on error findings. SpinLockCheck selects
+	// what Load does with the check's findings.
 	SpinLockCheck CheckMode
-	// Kernel is the kernel version the spin-lock check judges against; zero means the
-	// running kernel.
+	// Kernel is the kernel version the spin-lock check judges against (not the kernel
+	// the object loads into: that is always the running one); zero means the running
+	// kernel.
 	Kernel spinlock.Version
 }
 
-// CheckMode selects what Load does with the findings of the spin-lock check.
-type CheckMode int
-
-const (
-	// CheckError, the default, makes Load return a *spinlock.Error when the check has
-	// error findings; nothing is sent to the kernel then.
-	CheckError CheckMode = iota
-	// CheckWarn logs the findings as warnings to Options.Logger and loads anyway.
-	CheckWarn
-	// CheckOff skips the check.
-	CheckOff
-)
-
 // Object is an opened BPF object: libbpf's struct bpf_object. It owns its programs,
-// maps, links and global-variable mappings; Close releases them all.
+// maps, links, global-variable mappings and the readers (maps.RingBuf, maps.PerfBuf) made
+// from its maps; Close releases them all.
 //
-// An Object's methods may be called from several goroutines. Close must not race with
-// the use of a map's file descriptor by package maps: the descriptor number may be
-// reused once the object is closed.
+// An Object's methods, and those of its handles and of the accessors built on its maps,
+// may be called from several goroutines, also while Close runs: an operation either
+// completes on this object or fails with ErrClosed, because Close waits for the
+// operations in flight before the descriptors are closed. Only the raw descriptors that
+// FD methods return are the caller's to keep from outliving Close.
 type Object struct {
 	name  string
 	elf   []byte    // the object file, for the spin-lock check
 	spec  *btf.Spec // the object's BTF; nil if it has none
 	opts  Options
 	sink  logSink
-	leak  *leakState
+	leak  *sys.Leak
 	progs []*Program
 	maps  []*Map
 
-	mu      sync.RWMutex // held for writing by Load, Close and link changes
-	module  *libbpfgo.Module
+	mu      sync.RWMutex         // held for writing by Load, Close and link changes
+	cobj    *C.struct_bpf_object // libbpf's object; nil once closed
 	loaded  bool
 	failed  error // the error of a bpf_object__load that failed: libbpf allows no second try
 	closed  atomic.Bool
@@ -91,6 +89,13 @@ type Object struct {
 	auto    map[*Program]*Link // links made by Attach, so that Attach is idempotent
 	globals map[string]*global
 	logBufs []*logBuffer
+
+	// memMu orders the copies into and out of global-data memory: SetGlobal and
+	// SetSection write under it, Global and ReadSection read under its read lock.
+	memMu sync.RWMutex
+	// attachMu serializes Attach, so that two concurrent calls cannot both find a program
+	// unattached and attach it twice.
+	attachMu sync.Mutex
 }
 
 // Open opens the BPF object file at path. Nothing is sent to the kernel until Load.
@@ -129,25 +134,39 @@ func OpenBytes(name string, elf []byte, opts *Options) (*Object, error) {
 		return nil, fmt.Errorf("opening BPF object %s: reading its BTF: %w", name, err)
 	}
 
-	var openErr error
-	withLibbpf(&o.sink, func() {
-		o.module, openErr = libbpfgo.NewModuleFromBufferArgs(libbpfgo.NewModuleArgs{
-			BPFObjBuff:      o.elf,
-			BPFObjName:      libbpfObjectName(name),
-			BTFObjPath:      o.opts.KernelBTF,
-			KernelLogLevel:  o.opts.LogLevel,
-			SkipMemlockBump: true, // kernels ≥ 5.11 charge BPF memory to the cgroup
-		})
-	})
-	if openErr != nil {
-		return nil, fmt.Errorf("opening BPF object %s: %w", name, openErr)
-	}
-	if err := o.index(); err != nil {
-		o.module.Close()
+	if err := o.open(); err != nil {
 		return nil, fmt.Errorf("opening BPF object %s: %w", name, err)
 	}
-	o.leak = trackLeak(o)
+	if err := o.index(); err != nil {
+		C.bpf_object__close(o.cobj)
+		return nil, fmt.Errorf("opening BPF object %s: %w", name, err)
+	}
+	o.leak = sys.TrackLeak(o, "loader.Object", o.name,
+		"its programs, maps and links stay until the process exits", nil)
 	return o, nil
+}
+
+// open opens the object with libbpf (bpf_object__open_mem) from a C copy of its bytes,
+// which libbpf reads during the call only. libbpf ≥ 1.0 raises RLIMIT_MEMLOCK itself
+// only on kernels that need it (before 5.11, which charge BPF memory to the cgroup).
+func (o *Object) open() error {
+	buf := C.CBytes(o.elf)
+	defer C.free(buf)
+	cname := C.CString(libbpfObjectName(o.name))
+	defer C.free(unsafe.Pointer(cname))
+	var cbtf *C.char
+	if o.opts.KernelBTF != "" {
+		cbtf = C.CString(o.opts.KernelBTF)
+		defer C.free(unsafe.Pointer(cbtf))
+	}
+	var rc C.long
+	withLibbpf(&o.sink, func() {
+		o.cobj = C.bk_open(buf, C.size_t(len(o.elf)), cname, cbtf, C.uint(o.opts.LogLevel), &rc)
+	})
+	if o.cobj == nil {
+		return libbpfErrno(syscall.Errno(-rc))
+	}
+	return nil
 }
 
 // libbpfObjectName is the name libbpf gives the object: name up to its first dot, as
@@ -161,21 +180,11 @@ func libbpfObjectName(name string) string {
 
 // index builds the Program and Map handles and the table of global variables.
 func (o *Object) index() error {
-	it := o.module.Iterator()
-	for bp := it.NextProgram(); bp != nil; bp = it.NextProgram() {
-		p, err := newProgram(o, bp)
-		if err != nil {
-			return err
-		}
-		o.progs = append(o.progs, p)
+	for cp := C.bpf_object__next_program(o.cobj, nil); cp != nil; cp = C.bpf_object__next_program(o.cobj, cp) {
+		o.progs = append(o.progs, newProgram(o, cp))
 	}
-	it = o.module.Iterator()
-	for bm := it.NextMap(); bm != nil; bm = it.NextMap() {
-		m, err := newMap(o, bm)
-		if err != nil {
-			return err
-		}
-		o.maps = append(o.maps, m)
+	for cm := C.bpf_object__next_map(o.cobj, nil); cm != nil; cm = C.bpf_object__next_map(o.cobj, cm) {
+		o.maps = append(o.maps, newMap(o, cm))
 	}
 	return o.indexGlobals()
 }
@@ -314,31 +323,39 @@ func (o *Object) Load() error {
 	if err := o.setLogBuffers(); err != nil {
 		return err
 	}
-	var loadErr error
+	var rc C.int
 	o.sink.capture.Reset()
-	withLibbpf(&o.sink, func() { loadErr = o.module.BPFLoadObject() })
+	withLibbpf(&o.sink, func() { rc = C.bpf_object__load(o.cobj) })
 	captured := o.sink.capture.String()
 	o.sink.capture.Reset()
 	logs := o.takeLogBuffers()
-	if loadErr != nil {
-		o.failed = o.loadError(loadErr, captured, logs)
+	if rc < 0 {
+		o.failed = o.loadError(syscall.Errno(-rc), captured, logs)
 		return o.failed
 	}
 	o.loaded = true
 	for _, m := range o.maps {
-		m.fd = m.bm.FileDescriptor()
+		if fd := C.bpf_map__fd(m.cm); fd >= 0 {
+			m.slot.Set(sys.BorrowFD(int(fd)))
+		}
 	}
 	for _, p := range o.progs {
-		p.fd = p.bp.FileDescriptor()
+		if fd := C.bpf_program__fd(p.cp); fd >= 0 {
+			p.slot.Set(sys.BorrowFD(int(fd)))
+		}
 	}
 	return nil
 }
 
 // loadError turns bpf_object__load's failure into the most precise error available.
-func (o *Object) loadError(err error, captured string, bufLogs map[string]string) error {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		return fmt.Errorf("loading %s: %w", o.name, err)
+func (o *Object) loadError(errno syscall.Errno, captured string, bufLogs map[string]string) error {
+	if errno >= libbpfErrnoStart {
+		failed, _ := verifierLogs(captured)
+		op := "loading " + o.name
+		if failed != "" {
+			op = fmt.Sprintf("loading program %q of %s", failed, o.name)
+		}
+		return fmt.Errorf("%s: %w", op, libbpfErrno(errno))
 	}
 	failed, logs := verifierLogs(captured)
 	for name, l := range bufLogs {
@@ -374,6 +391,10 @@ func (o *Object) Attach() error {
 	if err := o.usable(); err != nil {
 		return err
 	}
+	// One Attach at a time: each sees the links the previous one made, so that two
+	// concurrent calls cannot attach a program twice.
+	o.attachMu.Lock()
+	defer o.attachMu.Unlock()
 	if !o.isLoaded() {
 		return fmt.Errorf("attaching %s: %w", o.name, ErrNotLoaded)
 	}
@@ -443,47 +464,29 @@ func (o *Object) Close() error {
 		}
 	}
 	o.links, o.auto = nil, nil
+	// No operation may be in flight on a descriptor libbpf is about to close: close the
+	// readers made from the maps, then wait for the operations that started before.
+	for _, m := range o.maps {
+		if f := m.slot.Load(); f != nil {
+			_ = f.Close()
+		}
+	}
+	for _, p := range o.progs {
+		if f := p.slot.Load(); f != nil {
+			_ = f.Close()
+		}
+	}
 	for _, m := range o.maps {
 		if err := m.detach(); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	o.module.Close()
+	C.bpf_object__close(o.cobj)
+	o.cobj = nil
 	o.freeLogBuffers()
-	o.leak.closed.Store(true)
+	o.leak.Closed()
 	if len(errs) > 0 {
 		return fmt.Errorf("closing %s: %w", o.name, errors.Join(errs...))
 	}
 	return nil
-}
-
-// leakState reports an Object that is garbage collected without Close: its kernel
-// objects stay until the process exits. It must not point back at the Object.
-type leakState struct {
-	name, openedAt string
-	closed         atomic.Bool
-}
-
-func trackLeak(o *Object) *leakState {
-	st := &leakState{name: o.name, openedAt: "unknown caller"}
-	// The first caller outside this package is the one that opened the object.
-	pcs := make([]uintptr, 8)
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
-	for {
-		f, more := frames.Next()
-		if !strings.Contains(f.Function, "bpfkit/loader.") {
-			st.openedAt = fmt.Sprintf("%s:%d", f.File, f.Line)
-			break
-		}
-		if !more {
-			break
-		}
-	}
-	runtime.AddCleanup(o, func(st *leakState) {
-		if !st.closed.Load() {
-			slog.Warn("bpfkit: a loader.Object was garbage collected without Close; its programs, maps and links stay until the process exits",
-				"object", st.name, "opened_at", st.openedAt)
-		}
-	}, st)
-	return st
 }

@@ -5,56 +5,46 @@ import "C"
 
 import (
 	"fmt"
-	"reflect"
-	"unsafe"
+	"syscall"
 
-	"github.com/aquasecurity/libbpfgo"
+	"github.com/cilium/ebpf"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // Program is one program of an Object: libbpf's struct bpf_program. It is valid until
 // its Object is closed; afterwards its methods return ErrClosed.
 type Program struct {
+	slot       // the program's descriptor once loaded, under the lifetime rule (sys.FD)
 	obj        *Object
-	bp         *libbpfgo.BPFProg
 	cp         *C.struct_bpf_program
 	name       string
 	section    string
-	typ        ProgramType
-	attachType AttachType
-	fd         int // set by Load
+	typ        ebpf.ProgramType
+	attachType ebpf.AttachType
+	pins       pins // where Pin pinned it
 }
 
-func newProgram(o *Object, bp *libbpfgo.BPFProg) (*Program, error) {
-	ptr, err := cPointer(bp, "prog")
-	if err != nil {
-		return nil, err
-	}
-	cp := (*C.struct_bpf_program)(ptr)
-	return &Program{
+func newProgram(o *Object, cp *C.struct_bpf_program) *Program {
+	p := &Program{
 		obj:        o,
-		bp:         bp,
 		cp:         cp,
-		name:       bp.Name(),
-		section:    bp.SectionName(),
-		typ:        ProgramType(bp.GetType()),
-		attachType: AttachType(C.bpf_program__expected_attach_type(cp)),
-		fd:         -1,
-	}, nil
+		name:       C.GoString(C.bpf_program__name(cp)),
+		section:    C.GoString(C.bpf_program__section_name(cp)),
+		typ:        ebpf.ProgramType(C.bpf_program__type(cp)),
+		attachType: ebpf.AttachType(C.bpf_program__expected_attach_type(cp)),
+	}
+	p.slot.Init(p.noFD)
+	return p
 }
 
-// cPointer reads the libbpf pointer held in an unexported field of a libbpfgo handle,
-// for the libbpf calls libbpfgo does not wrap. The field is looked up by name, so a
-// libbpfgo that renames it gives an error here, not a crash.
-func cPointer(handle any, field string) (ptr unsafe.Pointer, err error) {
-	v := reflect.ValueOf(handle)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return nil, fmt.Errorf("libbpfgo handle %T is nil", handle)
+// noFD explains why the program has no usable descriptor: its object is closed, or the
+// program is not loaded.
+func (p *Program) noFD() error {
+	if err := p.usable(); err != nil {
+		return err
 	}
-	f := v.Elem().FieldByName(field)
-	if !f.IsValid() || f.Kind() != reflect.Pointer || f.IsNil() {
-		return nil, fmt.Errorf("libbpfgo %T has no libbpf pointer %q: this libbpfgo version is not supported", handle, field)
-	}
-	return f.UnsafePointer(), nil
+	return fmt.Errorf("program %q of %s: %w", p.name, p.obj.name, ErrNotLoaded)
 }
 
 // Name returns the program's name: its C function name.
@@ -63,12 +53,13 @@ func (p *Program) Name() string { return p.name }
 // Section returns the program's ELF section name, e.g. "tp/syscalls/sys_enter_write".
 func (p *Program) Section() string { return p.section }
 
-// Type returns the program type libbpf derived from the section name.
-func (p *Program) Type() ProgramType { return p.typ }
+// Type returns the program type libbpf derived from the section name
+// (bpf_program__type).
+func (p *Program) Type() ebpf.ProgramType { return p.typ }
 
 // AttachType returns the expected attach type libbpf derived from the section name
-// (bpf_program__expected_attach_type); 0 for types that have none.
-func (p *Program) AttachType() AttachType { return p.attachType }
+// (bpf_program__expected_attach_type); 0 (ebpf.AttachNone) for types that have none.
+func (p *Program) AttachType() ebpf.AttachType { return p.attachType }
 
 // String returns the program's name and section, for messages.
 func (p *Program) String() string { return fmt.Sprintf("program %q (%s)", p.name, p.section) }
@@ -92,7 +83,7 @@ func (p *Program) Autoload() bool {
 		return false
 	}
 	on := false
-	_ = p.obj.whileOpen(func() error { on = p.bp.Autoload(); return nil })
+	_ = p.obj.whileOpen(func() error { on = bool(C.bpf_program__autoload(p.cp)); return nil })
 	return on
 }
 
@@ -103,30 +94,54 @@ func (p *Program) SetAutoload(on bool) error {
 		return err
 	}
 	op := fmt.Sprintf("setting autoload of program %q of %s", p.name, p.obj.name)
-	return p.obj.beforeLoad(op, func() error { return p.bp.SetAutoload(on) })
+	return p.obj.beforeLoad(op, func() error {
+		if rc := C.bpf_program__set_autoload(p.cp, C.bool(on)); rc < 0 {
+			return libbpfErrno(syscall.Errno(-rc))
+		}
+		return nil
+	})
 }
 
 // FD returns the program's file descriptor, owned by the Object. It returns
 // ErrNotLoaded before Load or when the program was not loaded (autoload off).
+//
+// The descriptor is valid until the Object is closed; a caller that uses it in system
+// calls of its own must not close the Object meanwhile.
 func (p *Program) FD() (int, error) {
-	if err := p.usable(); err != nil {
-		return -1, err
+	f := p.slot.Load()
+	if f == nil || f.Closed() {
+		return -1, p.noFD()
 	}
-	if p.fd < 0 {
-		return -1, fmt.Errorf("program %q of %s: %w", p.name, p.obj.name, ErrNotLoaded)
-	}
-	return p.fd, nil
+	return f.Raw(), nil
 }
 
-// Pin pins the program on bpffs at path (bpf_program__pin); the pin outlives the
-// Object until Unpin or its removal.
+// Pin pins the program on a BPF file system at path (BPF_OBJ_PIN); the pin outlives
+// the Object until Unpin or its removal. As Map.Pin, it creates nothing outside a BPF
+// file system and leaves nothing behind when it fails.
 func (p *Program) Pin(path string) error {
-	op := fmt.Sprintf("pinning program %q of %s", p.name, p.obj.name)
-	return p.obj.afterLoad(op, p.FD, func() error { return p.bp.Pin(path) })
+	op := fmt.Sprintf("pinning program %q of %s at %s", p.name, p.obj.name, path)
+	f, err := p.slot.FD()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := p.pins.pin(f, path); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
 }
 
-// Unpin removes the program's pin at path (bpf_program__unpin).
+// Unpin removes the pin at path that Pin made, and nothing else (see Map.Unpin).
 func (p *Program) Unpin(path string) error {
-	op := fmt.Sprintf("unpinning program %q of %s", p.name, p.obj.name)
-	return p.obj.afterLoad(op, p.FD, func() error { return p.bp.Unpin(path) })
+	op := fmt.Sprintf("unpinning program %q of %s at %s", p.name, p.obj.name, path)
+	f, err := p.slot.FD()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := p.pins.unpin(f, sys.KindProgram, path); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
 }
+
+// autoloadLocked is Autoload for a caller that holds the object's lock.
+func (p *Program) autoloadLocked() bool { return bool(C.bpf_program__autoload(p.cp)) }

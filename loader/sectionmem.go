@@ -10,12 +10,13 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // Live section memory.
@@ -179,7 +180,7 @@ func (m *Map) mapped() ([]byte, error) {
 		size := int(C.bpf_map__value_size(m.cm))
 		page := os.Getpagesize()
 		size = (size + page - 1) / page * page
-		m.mem, m.mmapErr = mapOverHeap(m.fd, size, strings.HasPrefix(m.section, ".rodata"), m.name)
+		m.mem, m.mmapErr = mapOverHeap(m.slot.Load().Raw(), size, sys.IsReadOnlySection(m.section), m.name)
 	})
 	if m.mmapErr != nil {
 		return nil, m.mmapErr

@@ -4,17 +4,16 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"unsafe"
 
-	"github.com/bpfkit/bpfkit/maps"
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // SetSection writes the whole global-data section (".bss", ".data", ".rodata",
 // ".data.foo", ".rodata.bar" …) from value, a struct or a pointer to one whose fields
 // mirror the section's variables at their offsets, with blank (_) fields for the padding
 // between them; a section of one variable also takes that variable's type. The layout is
-// checked against the section's BTF (maps.CheckLayout); the struct may be up to its
+// checked against the section's BTF (ErrLayout when it differs); the struct may be up to its
 // alignment-1 bytes bigger than the section, because Go rounds a struct's size up to its
 // alignment where C does not round a section, and only the section's bytes are copied.
 //
@@ -42,14 +41,16 @@ func (o *Object) SetSection(section string, value any) error {
 		if err := m.checkSection(rv.Type()); err != nil {
 			return err
 		}
-		if o.loaded && strings.HasPrefix(section, ".rodata") {
+		if o.loaded && sys.IsReadOnlySection(section) {
 			return fmt.Errorf("%s is frozen by the kernel once loaded: %w", section, ErrReadOnly)
 		}
 		mem, err := m.sectionBytes()
 		if err != nil {
 			return err
 		}
+		o.memMu.Lock()
 		copy(mem, unsafe.Slice((*byte)(rv.Addr().UnsafePointer()), rv.Type().Size()))
+		o.memMu.Unlock()
 		return nil
 	})
 }
@@ -76,7 +77,9 @@ func (o *Object) ReadSection(section string, ptr any) error {
 			return err
 		}
 		dst := unsafe.Slice((*byte)(rv.UnsafePointer()), t.Size())
+		o.memMu.RLock()
 		clear(dst[copy(dst, mem):])
+		o.memMu.RUnlock()
 		return nil
 	})
 }
@@ -110,7 +113,7 @@ func MapSection[T any](o *Object, section string) (*T, error) {
 		if !o.loaded {
 			return ErrNotLoaded
 		}
-		if strings.HasPrefix(section, ".rodata") {
+		if sys.IsReadOnlySection(section) {
 			return fmt.Errorf("%s is frozen by the kernel once loaded (read it with ReadSection): %w", section, ErrReadOnly)
 		}
 		if err := m.checkSection(t); err != nil {
@@ -169,10 +172,10 @@ func (o *Object) sectionMap(section string) (*Map, error) {
 	return nil, notFound(o.name, "global-data section", section, names)
 }
 
-// checkSection checks Go type t against the section's DATASEC with maps.CheckLayout
+// checkSection checks Go type t against the section's DATASEC with sys.CheckLayout
 // (which allows the struct Go's trailing padding beyond the section).
 func (m *Map) checkSection(t reflect.Type) error {
-	if err := maps.CheckLayout(t, m.datasec); err != nil {
+	if err := sys.CheckLayout(t, m.datasec); err != nil {
 		return fmt.Errorf("the section is %d bytes: %w", m.datasec.Size, err)
 	}
 	return nil

@@ -8,9 +8,23 @@ import (
 	"github.com/bpfkit/bpfkit/spinlock"
 )
 
-// preflight runs the spin-lock check before Load (see Options.SpinLockCheck) on the
-// programs that will load, with the program types libbpf resolved. The caller holds
-// o.mu for writing.
+// CheckMode selects what Load does with the findings of the spin-lock check
+// (Options.SpinLockCheck).
+type CheckMode int
+
+const (
+	// CheckError, the default, makes Load return a *spinlock.Error when the check has
+	// error findings; nothing is sent to the kernel then.
+	CheckError CheckMode = iota
+	// CheckWarn logs the findings as warnings to Options.Logger and loads anyway.
+	CheckWarn
+	// CheckOff skips the check.
+	CheckOff
+)
+
+// preflight runs the spin-lock check before Load (see Options.SpinLockCheck) on the programs
+// that will load, with the program types libbpf resolved. The caller holds o.mu for
+// writing.
 func (o *Object) preflight() error {
 	if o.opts.SpinLockCheck == CheckOff {
 		return nil
@@ -19,7 +33,7 @@ func (o *Object) preflight() error {
 	skip := map[string]bool{}
 	for _, p := range o.progs {
 		types[p.name] = spinlock.ProgramType(p.typ)
-		if !p.bp.Autoload() {
+		if !p.autoloadLocked() {
 			skip[p.name] = true
 		}
 	}
@@ -57,7 +71,7 @@ func (o *Object) warn(msg string, args ...any) {
 	logger.Log(context.Background(), slog.LevelWarn, msg, append([]any{"object", o.name}, args...)...)
 }
 
-// ruleForVerifierLog names the spin-lock rule (KERNEL-RULES.md) whose kernel words a
+// ruleForVerifierLog names the spin-lock rule (docs/SPINLOCK.md) whose kernel words a
 // verifier log ends with, if any.
 func ruleForVerifierLog(log string) string {
 	return spinlock.RuleForVerifierLog(log)

@@ -6,8 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bpfkit/bpfkit/maps"
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
+	"github.com/bpfkit/bpfkit/maps"
 )
 
 // flow and nested are struct flow and struct nested of maps.bpf.c.
@@ -110,7 +113,7 @@ func TestGlobalDataArray(t *testing.T) {
 func TestArray(t *testing.T) {
 	o := testObject(t)
 	a := must[*maps.Array[uint64]](t)(maps.NewArray[uint64](testMap(t, o, "a_plain")))
-	if a.Len() != 8 || a.Name() != "a_plain" || a.Info().Type != maps.TypeArray || a.HasLock() {
+	if a.Len() != 8 || a.Name() != "a_plain" || a.Info().Type != ebpf.Array || a.HasLock() {
 		t.Fatalf("Len %d Name %q Info %+v", a.Len(), a.Name(), a.Info())
 	}
 	for i := range uint32(8) {
@@ -148,7 +151,10 @@ func TestArray(t *testing.T) {
 		t.Fatalf("Iterate: %v %v", idx, it.Err())
 	}
 	n := 0
-	for range a.All() {
+	for _, err := range a.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
 		n++
 	}
 	if n != 8 {
@@ -262,9 +268,12 @@ func TestLPMTrie(t *testing.T) {
 		t.Fatalf("after deleting /16: %d, want 8", got)
 	}
 	n := 0
-	for k, v := range l.All() {
-		if k.Prefixlen != v {
-			t.Fatalf("entry %+v = %d", k, v)
+	for e, err := range l.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Key.Prefixlen != e.Value {
+			t.Fatalf("entry %+v = %d", e.Key, e.Value)
 		}
 		n++
 	}
@@ -294,5 +303,45 @@ func TestBloomFilter(t *testing.T) {
 	}
 	if misses == 0 {
 		t.Fatal("a bloom filter of 128 entries said yes to 1000 values never added")
+	}
+}
+
+// TestLPMTrieBatch: the kernel has batch lookups, updates and deletes for tries (5.13+),
+// which LPMTrie offers; on an older kernel their refusal wraps ErrNotSupported and names
+// 5.13 (pretended here: this machine's kernel has them).
+func TestLPMTrieBatch(t *testing.T) {
+	o := testObject(t)
+	l := must[*maps.LPMTrie[lpmKey, uint32]](t)(maps.NewLPMTrie[lpmKey, uint32](testMap(t, o, "lpm")))
+	keys := []lpmKey{{8, [4]byte{10}}, {16, [4]byte{10, 1}}, {24, [4]byte{10, 1, 2}}}
+	if n, err := l.BatchUpdate(keys, []uint32{8, 16, 24}); err != nil || n != 3 {
+		t.Fatalf("BatchUpdate = %d, %v", n, err)
+	}
+	var c maps.Cursor
+	got := make([]lpmKey, 8)
+	vals := make([]uint32, 8)
+	n, err := l.BatchLookup(&c, got, vals)
+	if err != nil || n != 3 || !c.Done() {
+		t.Fatalf("BatchLookup = %d, %v (done %v)", n, err, c.Done())
+	}
+	for i := range n {
+		if got[i].Prefixlen != vals[i] {
+			t.Fatalf("entry %+v = %d", got[i], vals[i])
+		}
+	}
+	if n, err := l.BatchDelete(keys[:2]); err != nil || n != 2 {
+		t.Fatalf("BatchDelete = %d, %v", n, err)
+	}
+	restore := sys.PretendKernel(sys.Version{Major: 5, Minor: 12})
+	defer restore()
+	// a prefix longer than the trie's: EINVAL, which a 5.12 kernel gives every batch
+	_, err = l.BatchUpdate([]lpmKey{{99, [4]byte{}}}, []uint32{1})
+	wantErr(t, err, maps.ErrNotSupported, unix.EINVAL)
+	if !strings.Contains(err.Error(), "needs Linux 5.13 or later, this is 5.12") {
+		t.Fatalf("error %q does not name the kernel", err)
+	}
+	restore()
+	_, err = l.BatchUpdate([]lpmKey{{99, [4]byte{}}}, []uint32{1})
+	if errors.Is(err, maps.ErrNotSupported) || !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("the same refusal on a kernel with trie batches: %v, want the bare EINVAL", err)
 	}
 }

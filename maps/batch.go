@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // Cursor is the position of a batch walk (the kernel's in_batch/out_batch token). The zero
@@ -48,109 +51,124 @@ func (h *handle) batchLookup(cmd uintptr, op string, c *Cursor, keys unsafe.Poin
 	if nkeys == 0 {
 		return 0, nil
 	}
-	fd, err := h.fd(op)
-	if err != nil {
-		return 0, err
-	}
 	c.prepare(h.info.KeySize)
 	var in unsafe.Pointer
 	if c.started {
 		in = unsafe.Pointer(&c.in[0])
 	}
-	n, e := batchOp(cmd, fd, in, unsafe.Pointer(&c.out[0]), keys, values, uint32(nkeys), elemFlags)
-	n = batchCount(n, e)
+	f, fd, err := h.acquire(op)
+	if err != nil {
+		return 0, err
+	}
+	n, e := sys.MapBatch(cmd, fd, in, unsafe.Pointer(&c.out[0]), keys, values, uint32(nkeys), elemFlags)
+	f.Release()
+	n = sys.BatchCount(n, e)
 	switch e {
 	case 0:
 	case unix.ENOENT:
 		c.done = true
 		return int(n), nil
 	default:
-		return int(n), h.errno(op, e)
+		return int(n), h.fail(cmd, elemFlags, op, e)
 	}
 	c.started = true
 	copy(c.in, c.out)
 	return int(n), nil
 }
 
+// batchReader: BPF_MAP_LOOKUP_BATCH (hash and array maps since kernel 5.6, LPM tries
+// since 5.13).
+type batchReader[K, V any] struct{ h *handle }
+
 // BatchLookup copies up to len(keys) entries, from the cursor on, into keys and values
-// (BPF_MAP_LOOKUP_BATCH, kernel 5.6+), and returns how many it copied. When the walk
-// reaches the end of the map c.Done() becomes true; the last call may still return
-// entries. A hash map copies whole buckets: if one bucket holds more entries than len(keys)
-// the call fails with ENOSPC; use a larger batch. Values are copied without the lock.
-func (m *kv[K, V]) BatchLookup(c *Cursor, keys []K, values []V) (int, error) {
-	return m.batchLookup(unix.BPF_MAP_LOOKUP_BATCH, "batch lookup", c, sliceData(keys), len(keys), sliceData(values), len(values), 0)
+// (BPF_MAP_LOOKUP_BATCH), and returns how many it copied. When the walk reaches the end
+// of the map c.Done() becomes true; the last call may still return entries. A hash map
+// copies whole buckets: if one bucket holds more entries than len(keys) the call fails
+// with ENOSPC; use a larger batch. Values are copied without the lock.
+func (m batchReader[K, V]) BatchLookup(c *Cursor, keys []K, values []V) (int, error) {
+	return m.h.batchLookup(unix.BPF_MAP_LOOKUP_BATCH, "batch lookup", c, sliceData(keys), len(keys), sliceData(values), len(values), 0)
 }
 
-// BatchLookupLocked is BatchLookup with BPF_F_LOCK on every element (ErrNoLock, before any
-// syscall, when the value has no lock).
-func (m *kv[K, V]) BatchLookupLocked(c *Cursor, keys []K, values []V) (int, error) {
-	f, err := m.lockFlag("locked batch lookup")
-	if err != nil {
-		return 0, err
-	}
-	return m.batchLookup(unix.BPF_MAP_LOOKUP_BATCH, "locked batch lookup", c, sliceData(keys), len(keys), sliceData(values), len(values), f)
+// batchWriter: BPF_MAP_UPDATE_BATCH.
+type batchWriter[K, V any] struct{ h *handle }
+
+// BatchUpdate stores values[i] under keys[i], creating or replacing each entry
+// (BPF_MAP_UPDATE_BATCH; the kernel takes no UpdateNoExist/UpdateExist for batches), and
+// returns how many it stored; on error the first n were stored.
+func (m batchWriter[K, V]) BatchUpdate(keys []K, values []V) (int, error) {
+	return batchUpdate(m.h, "batch update", keys, values, 0)
 }
+
+// batchDeleter: BPF_MAP_DELETE_BATCH (not arrays).
+type batchDeleter[K any] struct{ h *handle }
+
+// BatchDelete deletes keys (BPF_MAP_DELETE_BATCH) and returns how many it deleted; a
+// missing key stops it with an error wrapping ErrKeyNotExist.
+func (m batchDeleter[K]) BatchDelete(keys []K) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	return m.h.batch(unix.BPF_MAP_DELETE_BATCH, "batch delete", nil, nil, sliceData(keys), nil, len(keys), 0)
+}
+
+// batchLookupAndDeleter: BPF_MAP_LOOKUP_AND_DELETE_BATCH (hash maps only).
+type batchLookupAndDeleter[K, V any] struct{ h *handle }
 
 // BatchLookupAndDelete is BatchLookup that also deletes what it returns
 // (BPF_MAP_LOOKUP_AND_DELETE_BATCH; hash maps only).
-func (m *kv[K, V]) BatchLookupAndDelete(c *Cursor, keys []K, values []V) (int, error) {
-	return m.batchLookup(unix.BPF_MAP_LOOKUP_AND_DELETE_BATCH, "batch lookup and delete", c, sliceData(keys), len(keys), sliceData(values), len(values), 0)
+func (m batchLookupAndDeleter[K, V]) BatchLookupAndDelete(c *Cursor, keys []K, values []V) (int, error) {
+	return m.h.batchLookup(unix.BPF_MAP_LOOKUP_AND_DELETE_BATCH, "batch lookup and delete", c, sliceData(keys), len(keys), sliceData(values), len(values), 0)
 }
 
-// BatchUpdate stores values[i] under keys[i], creating or replacing each entry
-// (BPF_MAP_UPDATE_BATCH, kernel 5.6+; the kernel takes no UpdateNoExist/UpdateExist for
-// batches), and returns how many it stored; on error the first n were stored.
-func (m *kv[K, V]) BatchUpdate(keys []K, values []V) (int, error) {
-	return m.batchUpdate("batch update", keys, values, 0)
+// lockedBatch: the batch operations with BPF_F_LOCK, on maps whose values may hold a lock.
+type lockedBatch[K, V any] struct{ h *handle }
+
+// BatchLookupLocked is BatchLookup with BPF_F_LOCK on every element (ErrNoLock, before any
+// syscall, when the value has no lock).
+func (m lockedBatch[K, V]) BatchLookupLocked(c *Cursor, keys []K, values []V) (int, error) {
+	f, err := m.h.lockFlag("locked batch lookup")
+	if err != nil {
+		return 0, err
+	}
+	return m.h.batchLookup(unix.BPF_MAP_LOOKUP_BATCH, "locked batch lookup", c, sliceData(keys), len(keys), sliceData(values), len(values), f)
 }
 
 // BatchUpdateLocked is BatchUpdate with BPF_F_LOCK (ErrNoLock when the value has no lock).
-func (m *kv[K, V]) BatchUpdateLocked(keys []K, values []V) (int, error) {
-	f, err := m.lockFlag("locked batch update")
+func (m lockedBatch[K, V]) BatchUpdateLocked(keys []K, values []V) (int, error) {
+	f, err := m.h.lockFlag("locked batch update")
 	if err != nil {
 		return 0, err
 	}
-	return m.batchUpdate("locked batch update", keys, values, f)
+	return batchUpdate(m.h, "locked batch update", keys, values, f)
 }
 
-func (m *kv[K, V]) batchUpdate(op string, keys []K, values []V, elemFlags uint64) (int, error) {
+func batchUpdate[K, V any](h *handle, op string, keys []K, values []V, elemFlags uint64) (int, error) {
 	if len(values) != len(keys) {
-		return 0, fmt.Errorf("%s in map %q: %d keys and %d values", op, m.info.Name, len(keys), len(values))
+		return 0, fmt.Errorf("%s in map %q: %d keys and %d values", op, h.info.Name, len(keys), len(values))
 	}
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	if err := m.batchable(op); err != nil {
+	if err := h.batchable(op); err != nil {
 		return 0, err
 	}
-	fd, err := m.fd(op)
-	if err != nil {
-		return 0, err
-	}
-	n, e := batchOp(unix.BPF_MAP_UPDATE_BATCH, fd, nil, nil, sliceData(keys), sliceData(values), uint32(len(keys)), elemFlags)
-	n = batchCount(n, e)
-	if e != 0 {
-		return int(n), m.errno(op, e)
-	}
-	return int(n), nil
+	return h.batch(unix.BPF_MAP_UPDATE_BATCH, op, nil, nil, sliceData(keys), sliceData(values), len(keys), elemFlags)
 }
 
-// BatchDelete deletes keys (BPF_MAP_DELETE_BATCH, kernel 5.6+) and returns how many it
-// deleted; a missing key stops it with an error wrapping ErrKeyNotExist.
-func (m *kv[K, V]) BatchDelete(keys []K) (int, error) {
-	if len(keys) == 0 {
-		return 0, nil
-	}
-	fd, err := m.fd("batch delete")
+// batch issues one batch command without a cursor (update, delete) and returns how many
+// elements the kernel processed.
+func (h *handle) batch(cmd uintptr, op string, in, out, keys, values unsafe.Pointer, n int, elemFlags uint64) (int, error) {
+	f, fd, err := h.acquire(op)
 	if err != nil {
 		return 0, err
 	}
-	n, e := batchOp(unix.BPF_MAP_DELETE_BATCH, fd, nil, nil, sliceData(keys), nil, uint32(len(keys)), 0)
-	n = batchCount(n, e)
+	count, e := sys.MapBatch(cmd, fd, in, out, keys, values, uint32(n), elemFlags)
+	f.Release()
+	count = sys.BatchCount(count, e)
 	if e != 0 {
-		return int(n), m.errno("batch delete", e)
+		return int(count), h.fail(cmd, elemFlags, op, e)
 	}
-	return int(n), nil
+	return int(count), nil
 }
 
 // batchable refuses batches of values whose Go size is not the map's value size (a
@@ -163,18 +181,8 @@ func (h *handle) batchable(op string) error {
 	return nil
 }
 
-func isPerCPU(t Type) bool {
-	return t == TypePerCPUHash || t == TypePerCPUArray || t == TypeLRUPerCPUHash
-}
-
-// batchCount is the kernel's count of processed elements. The kernel writes it back once
-// it has started on the elements; when it rejects the attr up front (EINVAL: bad flags,
-// unsupported map type) it leaves our input count there, which means none.
-func batchCount(n uint32, e unix.Errno) uint32 {
-	if e == unix.EINVAL || e == unix.EOPNOTSUPP || e == unix.Errno(524) /* ENOTSUPP */ || e == unix.EPERM {
-		return 0
-	}
-	return n
+func isPerCPU(t ebpf.MapType) bool {
+	return t == ebpf.PerCPUHash || t == ebpf.PerCPUArray || t == ebpf.LRUCPUHash
 }
 
 // sliceData returns a pointer to s's first element, or nil for an empty slice.

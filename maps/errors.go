@@ -3,7 +3,7 @@ package maps
 import (
 	"errors"
 
-	"github.com/bpfkit/bpfkit/internal/errs"
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 var (
@@ -19,11 +19,15 @@ var (
 	ErrNoLock = errors.New("map value holds no bpf_spin_lock")
 	// ErrClosed is returned by accessors and readers whose map or owner has been closed.
 	// It is the same error as loader.ErrClosed.
-	ErrClosed = errs.ErrClosed
+	ErrClosed = sys.ErrClosed
 	// ErrLayout is wrapped by every error of the type check done at construction: the Go
 	// type is not plain data, its size differs from the map's, or its layout differs from
 	// the map's BTF. The error's text names the type, the map and the first differing field.
-	ErrLayout = errors.New("go type does not match the map")
+	ErrLayout = sys.ErrLayout
+	// ErrNotSupported is wrapped when the running kernel is too old for an operation;
+	// the error names the kernel version it needs. It is the same error as
+	// loader.ErrNotSupported.
+	ErrNotSupported = sys.ErrNotSupported
 	// ErrMapType is wrapped when an accessor is constructed on a map of another type
 	// (for example NewHash on an array).
 	ErrMapType = errors.New("wrong map type for this accessor")

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfkit/bpfkit/maps"
 )
 
@@ -50,7 +52,7 @@ func TestFromFD(t *testing.T) {
 	}
 	defer m.Close()
 	info := must[maps.Info](t)(m.Info())
-	if info.Name != "h_nested" || info.Type != maps.TypeHash || info.KeySize != 8 || info.ValueSize != 48 || info.MaxEntries != 128 {
+	if info.Name != "h_nested" || info.Type != ebpf.Hash || info.KeySize != 8 || info.ValueSize != 48 || info.MaxEntries != 128 {
 		t.Fatalf("Info = %+v", info)
 	}
 	if info.Key == nil || info.Value == nil {

@@ -107,12 +107,5 @@ func wantErr(t testing.TB, err error, targets ...error) {
 	}
 }
 
-// fakeMap is a Map whose Info is given and whose FD counts calls and fails: it lets the
-// pure tests check construction, and proves that some errors come before any syscall.
-type fakeMap struct {
-	info    maps.Info
-	fdCalls int
-}
-
-func (f *fakeMap) FD() (int, error)         { f.fdCalls++; return -1, errors.New("fake map has no fd") }
-func (f *fakeMap) Info() (maps.Info, error) { return f.info, nil }
+// fakeMap is a Map whose Info is given and that has no descriptor (see maps.FakeMap).
+func fakeMap(info maps.Info) *maps.FakeMap { return maps.NewFakeMap(info) }

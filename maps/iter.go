@@ -24,17 +24,27 @@ import (
 // An Iterator is not safe for concurrent use; make one per walk.
 type Iterator[K, V any] struct {
 	h      *handle
-	lookup func(fd int, key *K, value *V) unix.Errno
+	lookup func(key *K, value *V) (unix.Errno, error)
 	err    error
+}
+
+// Entry is one key and its value, as All yields them.
+type Entry[K, V any] struct {
+	Key   K
+	Value V
 }
 
 // All yields every key and value. The value is a copy made for each entry; for per-CPU
 // maps it is a new slice per entry.
 func (it *Iterator[K, V]) All() iter.Seq2[K, V] {
 	return func(yield func(K, V) bool) {
-		it.walk(func(k *K, fd int) (bool, error) {
+		it.walk(func(k *K) (bool, error) {
 			var v V
-			if e := it.lookup(fd, k, &v); e != 0 {
+			e, err := it.lookup(k, &v)
+			if err != nil {
+				return false, err
+			}
+			if e != 0 {
 				if e == unix.ENOENT {
 					return true, nil // deleted since the key walk saw it
 				}
@@ -48,22 +58,25 @@ func (it *Iterator[K, V]) All() iter.Seq2[K, V] {
 // Keys yields every key, without reading values.
 func (it *Iterator[K, V]) Keys() iter.Seq[K] {
 	return func(yield func(K) bool) {
-		it.walk(func(k *K, _ int) (bool, error) { return yield(*k), nil })
+		it.walk(func(k *K) (bool, error) { return yield(*k), nil })
 	}
 }
 
 // Err returns the error that stopped the last walk, or nil.
 func (it *Iterator[K, V]) Err() error { return it.err }
 
-func (it *Iterator[K, V]) walk(visit func(k *K, fd int) (bool, error)) {
+// walk visits every key. Each step is its own operation on the map (the descriptor is
+// not held while the loop body runs, so the body may close the map's owner: the walk
+// then ends with ErrClosed).
+func (it *Iterator[K, V]) walk(visit func(k *K) (bool, error)) {
 	it.err = nil
-	fd, err := it.h.fd("iterate")
+	var cur, next K
+	e, err := it.h.elemErrno(unix.BPF_MAP_GET_NEXT_KEY, "iterate", nil, unsafe.Pointer(&cur), 0)
 	if err != nil {
 		it.err = err
 		return
 	}
-	var cur, next K
-	if e := it.h.nextKey(fd, nil, unsafe.Pointer(&cur)); e != 0 {
+	if e != 0 {
 		if e != unix.ENOENT {
 			it.err = it.h.errno("iterate", e)
 		}
@@ -75,12 +88,16 @@ func (it *Iterator[K, V]) walk(visit func(k *K, fd int) (bool, error)) {
 			it.err = fmt.Errorf("iterate in map %q: aborted after %d steps: the map kept changing", it.h.info.Name, steps)
 			return
 		}
-		e := it.h.nextKey(fd, unsafe.Pointer(&cur), unsafe.Pointer(&next))
+		e, err := it.h.elemErrno(unix.BPF_MAP_GET_NEXT_KEY, "iterate", unsafe.Pointer(&cur), unsafe.Pointer(&next), 0)
+		if err != nil {
+			it.err = err
+			return
+		}
 		if e != 0 && e != unix.ENOENT {
 			it.err = it.h.errno("iterate", e)
 			return
 		}
-		more, err := visit(&cur, fd)
+		more, err := visit(&cur)
 		if err != nil {
 			it.err = err
 			return
@@ -92,16 +109,16 @@ func (it *Iterator[K, V]) walk(visit func(k *K, fd int) (bool, error)) {
 	}
 }
 
-// Iterate returns an Iterator over the map's entries (see Iterator for its behaviour under
-// concurrent change).
-func (m *kv[K, V]) Iterate() *Iterator[K, V] {
-	return &Iterator[K, V]{h: &m.handle, lookup: func(fd int, k *K, v *V) unix.Errno {
-		return elemOp(unix.BPF_MAP_LOOKUP_ELEM, fd, unsafe.Pointer(k), unsafe.Pointer(v), 0)
-	}}
-}
-
-// All yields every entry: a shorthand for Iterate().All() that drops the error. Use
-// Iterate when the walk's error matters.
-func (m *kv[K, V]) All() iter.Seq2[K, V] {
-	return m.Iterate().All()
+// entries turns an Iterator into the sequence of All.
+func entries[K, V any](it *Iterator[K, V]) iter.Seq2[Entry[K, V], error] {
+	return func(yield func(Entry[K, V], error) bool) {
+		for k, v := range it.All() {
+			if !yield(Entry[K, V]{k, v}, nil) {
+				return
+			}
+		}
+		if err := it.Err(); err != nil {
+			yield(Entry[K, V]{}, err)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/bpfkit/bpfkit/maps"
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 )
 
@@ -26,12 +27,12 @@ func cstruct(name string, size uint32, members ...btf.Member) *btf.Struct {
 }
 
 func hashInfo(key, value btf.Type, ks, vs uint32) maps.Info {
-	return maps.Info{Name: "fake", Type: maps.TypeHash, KeySize: ks, ValueSize: vs, MaxEntries: 1, Key: key, Value: value}
+	return maps.Info{Name: "fake", Type: ebpf.Hash, KeySize: ks, ValueSize: vs, MaxEntries: 1, Key: key, Value: value}
 }
 
 // checkNew builds a Hash[uint32, V] on a fake map with the given value BTF.
 func checkNew[V any](value btf.Type, size uint32) error {
-	_, err := maps.NewHash[uint32, V](&fakeMap{info: hashInfo(u32, value, 4, size)})
+	_, err := maps.NewHash[uint32, V](fakeMap(hashInfo(u32, value, 4, size)))
 	return err
 }
 
@@ -151,7 +152,7 @@ func TestLayoutCheck(t *testing.T) {
 		{"interface", func() error { return checkNew[withIface](nil, 16) }, maps.ErrLayout, []string{"field I", "interface"}},
 		{"size", func() error { return checkNew[pair](nil, 24) }, maps.ErrLayout, []string{"pair is 16 bytes", `map "fake" is 24 bytes`}},
 		{"key size", func() error {
-			_, err := maps.NewHash[uint64, pair](&fakeMap{info: hashInfo(nil, nil, 4, 16)})
+			_, err := maps.NewHash[uint64, pair](fakeMap(hashInfo(nil, nil, 4, 16)))
 			return err
 		}, maps.ErrLayout, []string{"key type uint64 is 8 bytes"}},
 		{"offset", func() error { return checkNew[misplaced](cSpread, 16) }, maps.ErrLayout,
@@ -189,10 +190,10 @@ func TestLayoutCheck(t *testing.T) {
 		{"flexible array member left out", func() error { return checkNew[flexHead](cFlex, 8) }, nil, nil},
 		{"wrong map type", func() error {
 			info := hashInfo(u32, cPair, 4, 16)
-			info.Type = maps.TypeArray
-			_, err := maps.NewHash[uint32, pair](&fakeMap{info: info})
+			info.Type = ebpf.Array
+			_, err := maps.NewHash[uint32, pair](fakeMap(info))
 			return err
-		}, maps.ErrMapType, []string{"maps.NewHash", `"fake"`, "ARRAY"}},
+		}, maps.ErrMapType, []string{"maps.NewHash", `"fake"`, "Array"}},
 		{"nil map", func() error { _, err := maps.NewHash[uint32, pair](nil); return err }, nil, []string{"nil map"}},
 	}
 	for _, tt := range tests {
@@ -224,7 +225,7 @@ func TestLayoutDatasec(t *testing.T) {
 		{Type: &btf.Var{Name: "runs", Type: u64}, Offset: 0, Size: 8},
 		{Type: &btf.Var{Name: "flags", Type: u32}, Offset: 12, Size: 4},
 	}}
-	info := maps.Info{Name: "obj.bss", Type: maps.TypeArray, KeySize: 4, ValueSize: 16, MaxEntries: 1, Value: sec}
+	info := maps.Info{Name: "obj.bss", Type: ebpf.Array, KeySize: 4, ValueSize: 16, MaxEntries: 1, Value: sec}
 	type good struct {
 		Runs  uint64
 		_     uint32
@@ -235,10 +236,10 @@ func TestLayoutDatasec(t *testing.T) {
 		Flags uint32
 		_     uint32
 	}
-	if _, err := maps.NewArray[good](&fakeMap{info: info}); err != nil {
+	if _, err := maps.NewArray[good](fakeMap(info)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := maps.NewArray[bad](&fakeMap{info: info})
+	_, err := maps.NewArray[bad](fakeMap(info))
 	wantErr(t, err, maps.ErrLayout)
 	for _, w := range []string{`"obj.bss"`, "field Flags:", "Go offset 8", "BTF offset 12"} {
 		if !strings.Contains(err.Error(), w) {
@@ -246,7 +247,7 @@ func TestLayoutDatasec(t *testing.T) {
 		}
 	}
 
-	// A lock in a section (its own .bss.A, KERNEL-RULES G3) makes the *Locked operations usable.
+	// A lock in a section (its own .bss.A, docs/SPINLOCK.md G3) makes the *Locked operations usable.
 	lsec := &btf.Datasec{Name: ".bss.A", Size: 16, Vars: []btf.VarSecinfo{
 		{Type: &btf.Var{Name: "lock", Type: lck}, Offset: 0, Size: 4},
 		{Type: &btf.Var{Name: "n", Type: u64}, Offset: 8, Size: 8},
@@ -256,7 +257,7 @@ func TestLayoutDatasec(t *testing.T) {
 		L maps.SpinLock
 		_ uint32
 		N uint64
-	}](&fakeMap{info: info})
+	}](fakeMap(info))
 	if err != nil || !a.HasLock() {
 		t.Fatalf("lock in a DATASEC: HasLock=%v err=%v", a != nil && a.HasLock(), err)
 	}
@@ -273,11 +274,11 @@ func TestLockFoundInNestedStruct(t *testing.T) {
 		X  uint64
 		In in
 	}
-	h, err := maps.NewHash[uint32, val](&fakeMap{info: hashInfo(u32, v, 4, 16)})
+	h, err := maps.NewHash[uint32, val](fakeMap(hashInfo(u32, v, 4, 16)))
 	if err != nil || !h.HasLock() {
 		t.Fatalf("HasLock=%v err=%v", h != nil && h.HasLock(), err)
 	}
-	h2, err := maps.NewHash[uint32, pair](&fakeMap{info: hashInfo(u32, cstruct("pair", 16, member("a", u64, 0), member("b", u32, 8), member("c", u32, 12)), 4, 16)})
+	h2, err := maps.NewHash[uint32, pair](fakeMap(hashInfo(u32, cstruct("pair", 16, member("a", u64, 0), member("b", u32, 8), member("c", u32, 12)), 4, 16)))
 	if err != nil || h2.HasLock() {
 		t.Fatalf("a value without a lock: HasLock=%v err=%v", h2 != nil && h2.HasLock(), err)
 	}
@@ -286,7 +287,7 @@ func TestLockFoundInNestedStruct(t *testing.T) {
 func TestTwoLocksMeanNone(t *testing.T) {
 	v := cstruct("two", 8, member("a", lck, 0), member("b", lck, 4))
 	type two struct{ A, B maps.SpinLock }
-	h, err := maps.NewHash[uint32, two](&fakeMap{info: hashInfo(u32, v, 4, 8)})
+	h, err := maps.NewHash[uint32, two](fakeMap(hashInfo(u32, v, 4, 8)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,25 +301,25 @@ func TestTwoLocksMeanNone(t *testing.T) {
 func TestAccessorMapTypes(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		typ  maps.Type
+		typ  ebpf.MapType
 		make func(maps.Map) error
 	}{
-		{"NewArray", maps.TypeArray, func(m maps.Map) error { _, err := maps.NewArray[uint64](m); return err }},
-		{"NewLRUHash", maps.TypeLRUHash, func(m maps.Map) error { _, err := maps.NewLRUHash[uint32, uint64](m); return err }},
-		{"NewPerCPUHash", maps.TypePerCPUHash, func(m maps.Map) error { _, err := maps.NewPerCPUHash[uint32, uint64](m); return err }},
-		{"NewPerCPUArray", maps.TypePerCPUArray, func(m maps.Map) error { _, err := maps.NewPerCPUArray[uint64](m); return err }},
-		{"NewLRUPerCPUHash", maps.TypeLRUPerCPUHash, func(m maps.Map) error { _, err := maps.NewLRUPerCPUHash[uint32, uint64](m); return err }},
-		{"NewQueue", maps.TypeQueue, func(m maps.Map) error { _, err := maps.NewQueue[uint64](m); return err }},
-		{"NewStack", maps.TypeStack, func(m maps.Map) error { _, err := maps.NewStack[uint64](m); return err }},
-		{"NewLPMTrie", maps.TypeLPMTrie, func(m maps.Map) error { _, err := maps.NewLPMTrie[uint32, uint64](m); return err }},
-		{"NewBloomFilter", maps.TypeBloomFilter, func(m maps.Map) error { _, err := maps.NewBloomFilter[uint64](m); return err }},
-		{"NewHashOfMaps", maps.TypeHashOfMaps, func(m maps.Map) error { _, err := maps.NewHashOfMaps[uint32](m); return err }},
-		{"NewArrayOfMaps", maps.TypeArrayOfMaps, func(m maps.Map) error { _, err := maps.NewArrayOfMaps(m); return err }},
-		{"NewRingBuf", maps.TypeRingBuf, func(m maps.Map) error { _, err := maps.NewRingBuf[uint64](m); return err }},
-		{"NewPerfBuf", maps.TypePerfEventArray, func(m maps.Map) error { _, err := maps.NewPerfBuf[uint64](m, 1); return err }},
+		{"NewArray", ebpf.Array, func(m maps.Map) error { _, err := maps.NewArray[uint64](m); return err }},
+		{"NewLRUHash", ebpf.LRUHash, func(m maps.Map) error { _, err := maps.NewLRUHash[uint32, uint64](m); return err }},
+		{"NewPerCPUHash", ebpf.PerCPUHash, func(m maps.Map) error { _, err := maps.NewPerCPUHash[uint32, uint64](m); return err }},
+		{"NewPerCPUArray", ebpf.PerCPUArray, func(m maps.Map) error { _, err := maps.NewPerCPUArray[uint64](m); return err }},
+		{"NewLRUPerCPUHash", ebpf.LRUCPUHash, func(m maps.Map) error { _, err := maps.NewLRUPerCPUHash[uint32, uint64](m); return err }},
+		{"NewQueue", ebpf.Queue, func(m maps.Map) error { _, err := maps.NewQueue[uint64](m); return err }},
+		{"NewStack", ebpf.Stack, func(m maps.Map) error { _, err := maps.NewStack[uint64](m); return err }},
+		{"NewLPMTrie", ebpf.LPMTrie, func(m maps.Map) error { _, err := maps.NewLPMTrie[uint32, uint64](m); return err }},
+		{"NewBloomFilter", ebpf.BloomFilter, func(m maps.Map) error { _, err := maps.NewBloomFilter[uint64](m); return err }},
+		{"NewHashOfMaps", ebpf.HashOfMaps, func(m maps.Map) error { _, err := maps.NewHashOfMaps[uint32](m); return err }},
+		{"NewArrayOfMaps", ebpf.ArrayOfMaps, func(m maps.Map) error { _, err := maps.NewArrayOfMaps(m); return err }},
+		{"NewRingBuf", ebpf.RingBuf, func(m maps.Map) error { _, err := maps.NewRingBuf[uint64](m); return err }},
+		{"NewPerfBuf", ebpf.PerfEventArray, func(m maps.Map) error { _, err := maps.NewPerfBuf[uint64](m, 1); return err }},
 	} {
-		info := maps.Info{Name: "fake", Type: maps.TypeHash, KeySize: 4, ValueSize: 8, MaxEntries: 1}
-		err := tt.make(&fakeMap{info: info})
+		info := maps.Info{Name: "fake", Type: ebpf.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1}
+		err := tt.make(fakeMap(info))
 		if !errors.Is(err, maps.ErrMapType) || !strings.Contains(err.Error(), tt.name) {
 			t.Errorf("%s on a hash map: %v, want ErrMapType naming the accessor", tt.name, err)
 		}

@@ -1,8 +1,8 @@
 // Package maps gives typed, generic access to BPF maps: the Go key and value types are
 // checked once against the map's sizes and BTF, then every operation is a single bpf(2)
 // syscall on the map's file descriptor. The package is pure Go (no cgo) and knows nothing
-// of libbpf: any owner of a map fd that implements Map can be used, *loader.Map first, or
-// FromFD for a descriptor from elsewhere.
+// of libbpf: accessors are built on a Map, which *loader.Map and *FDMap implement (FromFD
+// wraps a descriptor from elsewhere).
 //
 // Accessors: Hash, LRUHash, Array (also for .bss/.data/.rodata), PerCPUHash, PerCPUArray,
 // LRUPerCPUHash, Queue, Stack, LPMTrie, BloomFilter, HashOfMaps, ArrayOfMaps; readers:
@@ -10,59 +10,34 @@
 // with ErrLayout, naming the Go type, the map and the first differing field with both
 // offsets, when the Go types are not plain data of the map's sizes and BTF layout.
 //
-// Values that hold a struct bpf_spin_lock (a SpinLock field in Go) can be read and
-// written consistently with the *Locked operations (BPF_F_LOCK); on values without one
-// they return ErrNoLock before any syscall. Lookup, LookupInto and Update do not allocate.
-// Accessors are safe for concurrent use; they never own the map.
+// Each accessor has the methods its kernel map type supports and no others: an LRUHash
+// has no *Locked operations (LRU maps cannot hold a lock), an LPMTrie no lookup-and-
+// delete, a Queue no iteration. Values that hold a struct bpf_spin_lock (a SpinLock field
+// in Go) in a hash or array map can be read and written consistently with the *Locked
+// operations (BPF_F_LOCK); on values without one they return ErrNoLock before any
+// syscall. Lookup, LookupInto and Update do not allocate. An operation the running kernel
+// is too old for fails with an error wrapping ErrNotSupported that names the kernel it
+// needs. Map types are cilium/ebpf's (ebpf.Hash, ebpf.Array …). Accessors are safe for
+// concurrent use; they never own the map.
+//
+// Lifetimes: an operation either completes on its own map or fails with ErrClosed. The
+// map's owner (the loader.Object, or the FDMap) never closes the descriptor while an
+// operation is in flight, so an accessor used while its map closes can never reach the
+// map that reuses the descriptor number next. Readers (RingBuf, PerfBuf) belong to their
+// map's owner: closing it closes them, and a blocked Read returns ErrClosed.
 package maps
 
-import "github.com/cilium/ebpf/btf"
+import (
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 
-// Type is a kernel map type (enum bpf_map_type in include/uapi/linux/bpf.h).
-type Type uint32
-
-// The kernel's map types, in the order of enum bpf_map_type.
-const (
-	TypeUnspec Type = iota
-	TypeHash
-	TypeArray
-	TypeProgArray
-	TypePerfEventArray
-	TypePerCPUHash
-	TypePerCPUArray
-	TypeStackTrace
-	TypeCgroupArray
-	TypeLRUHash
-	TypeLRUPerCPUHash
-	TypeLPMTrie
-	TypeArrayOfMaps
-	TypeHashOfMaps
-	TypeDevMap
-	TypeSockMap
-	TypeCPUMap
-	TypeXSKMap
-	TypeSockHash
-	TypeCgroupStorage
-	TypeReuseportSockArray
-	TypePerCPUCgroupStorage
-	TypeQueue
-	TypeStack
-	TypeSKStorage
-	TypeDevMapHash
-	TypeStructOps
-	TypeRingBuf
-	TypeInodeStorage
-	TypeTaskStorage
-	TypeBloomFilter
-	TypeUserRingBuf
-	TypeCgrpStorage
-	TypeArena
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // Info describes a map as the kernel created it (or, before load, as it will).
 type Info struct {
 	Name       string
-	Type       Type
+	Type       ebpf.MapType
 	KeySize    uint32
 	ValueSize  uint32
 	MaxEntries uint32
@@ -72,11 +47,13 @@ type Info struct {
 	Key, Value btf.Type
 }
 
-// Map is what an accessor needs from a map. *loader.Map implements it.
+// Map is what an accessor is built on: *loader.Map, or an *FDMap (FromFD, or an inner
+// map of a map of maps). Its unexported method carries the map's descriptor under the
+// lifetime rule above, so no other type implements it.
 type Map interface {
-	// FD returns the map's file descriptor, or an error wrapping ErrClosed once the map's
-	// owner has been closed (and ErrNotLoaded-style errors before the map exists).
-	FD() (int, error)
 	// Info returns the map's type, sizes, flags and BTF types.
 	Info() (Info, error)
+	// Owner's unexported method hands accessors the map's descriptor under the
+	// lifetime rule.
+	sys.Owner
 }

@@ -46,9 +46,12 @@ func TestPerCPUHash(t *testing.T) {
 	}
 	wantErr(t, h.Update(1, vals, maps.UpdateNoExist), maps.ErrKeyExist)
 	n := 0
-	for k, v := range h.All() {
-		if k != 1 || len(v) != ncpu || v[0] != vals[0] {
-			t.Fatalf("iteration: %d=%+v", k, v)
+	for e, err := range h.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Key != 1 || len(e.Value) != ncpu || e.Value[0] != vals[0] {
+			t.Fatalf("iteration: %d=%+v", e.Key, e.Value)
 		}
 		n++
 	}

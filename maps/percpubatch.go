@@ -10,59 +10,64 @@ import (
 // perCPUBatch checks the shape of a per-CPU batch and returns the buffer to hand the
 // kernel: values itself when V's size is a multiple of 8, else a scratch buffer laid out
 // at the kernel's 8-byte stride (one allocation per call).
-func (p *pcpu[K, V]) perCPUBatch(op string, nkeys int, values []V) (unsafe.Pointer, []uint64, error) {
-	if len(values) < nkeys*p.ncpu {
-		return nil, nil, fmt.Errorf("%s in map %q: %d values for %d keys, need %d (keys × %d possible CPUs)", op, p.info.Name, len(values), nkeys, nkeys*p.ncpu, p.ncpu)
+func (c *pcpuCore[K, V]) perCPUBatch(op string, nkeys int, values []V) (unsafe.Pointer, []uint64, error) {
+	if len(values) < nkeys*c.ncpu {
+		return nil, nil, fmt.Errorf("%s in map %q: %d values for %d keys, need %d (keys × %d possible CPUs)", op, c.h.info.Name, len(values), nkeys, nkeys*c.ncpu, c.ncpu)
 	}
 	if nkeys == 0 {
 		return nil, nil, nil
 	}
-	if p.direct {
+	if c.direct {
 		return unsafe.Pointer(&values[0]), nil, nil
 	}
-	buf := make([]uint64, (uintptr(nkeys*p.ncpu)*p.stride+7)/8)
+	buf := make([]uint64, (uintptr(nkeys*c.ncpu)*c.stride+7)/8)
 	return unsafe.Pointer(&buf[0]), buf, nil
 }
 
-// BatchLookup copies up to len(keys) entries from the cursor on (see Hash.BatchLookup):
-// entry i's value on CPU j lands in values[i*NumCPU()+j], so values needs
-// len(keys)×NumCPU() elements.
-func (p *pcpu[K, V]) BatchLookup(c *Cursor, keys []K, values []V) (int, error) {
-	const op = "batch lookup"
-	ptr, buf, err := p.perCPUBatch(op, len(keys), values)
+// batchLookup runs a lookup batch command (with or without delete) into values.
+func (c *pcpuCore[K, V]) batchLookup(cmd uintptr, op string, cur *Cursor, keys []K, values []V) (int, error) {
+	ptr, buf, err := c.perCPUBatch(op, len(keys), values)
 	if err != nil || len(keys) == 0 {
 		return 0, err
 	}
-	n, err := p.batchLookup(unix.BPF_MAP_LOOKUP_BATCH, op, c, sliceData(keys), len(keys), ptr, len(keys), 0)
+	n, err := c.h.batchLookup(cmd, op, cur, sliceData(keys), len(keys), ptr, len(keys), 0)
 	if buf != nil {
-		for i := range n * p.ncpu {
-			values[i] = *(*V)(unsafe.Add(ptr, uintptr(i)*p.stride))
+		for i := range n * c.ncpu {
+			values[i] = *(*V)(unsafe.Add(ptr, uintptr(i)*c.stride))
 		}
 	}
 	return n, err
 }
 
+// BatchLookup copies up to len(keys) entries from the cursor on (see Hash.BatchLookup):
+// entry i's value on CPU j lands in values[i*NumCPU()+j], so values needs
+// len(keys)×NumCPU() elements (hashes: kernel 5.6+, arrays: 5.13+).
+func (p pcpu[K, V]) BatchLookup(c *Cursor, keys []K, values []V) (int, error) {
+	return p.c.batchLookup(unix.BPF_MAP_LOOKUP_BATCH, "batch lookup", c, keys, values)
+}
+
 // BatchUpdate stores values[i*NumCPU()+j] as key i's value on CPU j, for every key, and
 // returns how many keys it stored.
-func (p *pcpu[K, V]) BatchUpdate(keys []K, values []V) (int, error) {
+func (p pcpu[K, V]) BatchUpdate(keys []K, values []V) (int, error) {
 	const op = "batch update"
-	ptr, buf, err := p.perCPUBatch(op, len(keys), values)
+	c := p.c
+	ptr, buf, err := c.perCPUBatch(op, len(keys), values)
 	if err != nil || len(keys) == 0 {
 		return 0, err
 	}
 	if buf != nil {
-		for i := range len(keys) * p.ncpu {
-			*(*V)(unsafe.Add(ptr, uintptr(i)*p.stride)) = values[i]
+		for i := range len(keys) * c.ncpu {
+			*(*V)(unsafe.Add(ptr, uintptr(i)*c.stride)) = values[i]
 		}
 	}
-	fd, err := p.fd(op)
-	if err != nil {
-		return 0, err
-	}
-	n, e := batchOp(unix.BPF_MAP_UPDATE_BATCH, fd, nil, nil, sliceData(keys), ptr, uint32(len(keys)), 0)
-	n = batchCount(n, e)
-	if e != 0 {
-		return int(n), p.errno(op, e)
-	}
-	return int(n), nil
+	return c.h.batch(unix.BPF_MAP_UPDATE_BATCH, op, nil, nil, sliceData(keys), ptr, len(keys), 0)
+}
+
+// pcpuBatchLookupAndDeleter: per-CPU hash maps.
+type pcpuBatchLookupAndDeleter[K, V any] struct{ c *pcpuCore[K, V] }
+
+// BatchLookupAndDelete is BatchLookup that also deletes what it returns
+// (BPF_MAP_LOOKUP_AND_DELETE_BATCH).
+func (p pcpuBatchLookupAndDeleter[K, V]) BatchLookupAndDelete(c *Cursor, keys []K, values []V) (int, error) {
+	return p.c.batchLookup(unix.BPF_MAP_LOOKUP_AND_DELETE_BATCH, "batch lookup and delete", c, keys, values)
 }

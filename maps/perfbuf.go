@@ -9,7 +9,10 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // Offsets in struct perf_event_mmap_page (include/uapi/linux/perf_event.h).
@@ -49,7 +52,7 @@ type perfRing struct {
 // to 8). Records the kernel could not write are counted (Lost and PerfSample.Lost). One
 // goroutine reads; Close may be called from any goroutine.
 type PerfBuf[E any] struct {
-	handle
+	base
 	mu      sync.Mutex
 	closed  atomic.Bool
 	rings   []*perfRing
@@ -58,18 +61,56 @@ type PerfBuf[E any] struct {
 	evsize  int
 	scratch []byte
 	lost    atomic.Uint64
+
+	res    *perfRes  // what Close, or the leak detector, frees
+	leak   *sys.Leak // reports a reader collected without Close
+	unlink func()    // unregisters the reader from its map's owner
+}
+
+// perfRes is what a PerfBuf holds outside the Go heap: the perf events, their rings and
+// their entries in the map. It does not point back at the reader, so the leak detector
+// can free it.
+type perfRes struct {
+	once  sync.Once
+	slot  *sys.Slot // the map, whose entries are removed
+	rings []*perfRing
+	poll  *poller
+}
+
+func (res *perfRes) release() {
+	res.once.Do(func() {
+		if f := res.slot.Load(); f != nil {
+			if fd, ok := f.Acquire(); ok {
+				for _, r := range res.rings {
+					key := uint32(r.cpu)
+					sys.MapElem(unix.BPF_MAP_DELETE_ELEM, fd, unsafe.Pointer(&key), nil, 0)
+				}
+				f.Release()
+			}
+		}
+		for _, r := range res.rings {
+			if r.mem != nil {
+				unix.Munmap(r.mem)
+			}
+			unix.Close(r.fd)
+		}
+		res.poll.close()
+	})
 }
 
 // NewPerfBuf opens a perf event on each CPU (at most the map's max_entries), maps
 // pagesPerCPU pages of ring (a power of two; 0 means 64) for each, and stores the events
-// in the map. Close it when done: it owns the perf events, mappings and descriptors.
+// in the map. The reader owns the perf events, mappings and descriptors; it belongs to
+// the map's owner, whose Close closes it (a blocked Read then returns ErrClosed). Close
+// it when done: one dropped without Close is reported by a leak detector when it is
+// collected.
 func NewPerfBuf[E any](m Map, pagesPerCPU int) (*PerfBuf[E], error) {
-	h, err := newHandle(m, "maps.NewPerfBuf", TypePerfEventArray)
+	h, err := newHandle(m, "maps.NewPerfBuf", ebpf.PerfEventArray)
 	if err != nil {
 		return nil, err
 	}
 	et := reflect.TypeFor[E]()
-	if err := checkPlain(et, ""); err != nil {
+	if err := sys.CheckPlain(et, ""); err != nil {
 		return nil, fmt.Errorf("%w: Go event type %s for perf buffer %q: %v", ErrLayout, et, h.info.Name, err)
 	}
 	if pagesPerCPU == 0 {
@@ -78,23 +119,25 @@ func NewPerfBuf[E any](m Map, pagesPerCPU int) (*PerfBuf[E], error) {
 	if pagesPerCPU < 0 || pagesPerCPU&(pagesPerCPU-1) != 0 {
 		return nil, fmt.Errorf("maps.NewPerfBuf on map %q: %d pages per CPU is not a power of two", h.info.Name, pagesPerCPU)
 	}
-	mapFD, err := h.fd("maps.NewPerfBuf")
-	if err != nil {
-		return nil, err
-	}
 	ncpu, err := possibleCPUs()
 	if err != nil {
 		return nil, fmt.Errorf("maps.NewPerfBuf on map %q: %w", h.info.Name, err)
 	}
 	ncpu = min(ncpu, int(h.info.MaxEntries))
-	p := &PerfBuf[E]{handle: h, evsize: int(et.Size())}
+	f, mapFD, err := h.acquire("maps.NewPerfBuf")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Release()
+	p := &PerfBuf[E]{base: base{h}, evsize: int(et.Size()), res: &perfRes{slot: h.slot}}
 	fail := func(what string, err error) (*PerfBuf[E], error) {
-		p.release()
+		p.res.release()
 		return nil, fmt.Errorf("maps.NewPerfBuf on map %q: %s: %w", h.info.Name, what, err)
 	}
 	if p.poll, err = newPoller(); err != nil {
 		return fail("waiting set", err)
 	}
+	p.res.poll = p.poll
 	page := unix.Getpagesize()
 	for cpu := range ncpu {
 		attr := unix.PerfEventAttr{
@@ -114,6 +157,7 @@ func NewPerfBuf[E any](m Map, pagesPerCPU int) (*PerfBuf[E], error) {
 		}
 		ring := &perfRing{cpu: cpu, fd: pfd}
 		p.rings = append(p.rings, ring)
+		p.res.rings = p.rings
 		if ring.mem, err = unix.Mmap(pfd, 0, page*(1+pagesPerCPU), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
 			return fail(fmt.Sprintf("mapping the ring of CPU %d", cpu), err)
 		}
@@ -127,13 +171,18 @@ func NewPerfBuf[E any](m Map, pagesPerCPU int) (*PerfBuf[E], error) {
 			return fail(fmt.Sprintf("enabling the perf event of CPU %d", cpu), err)
 		}
 		key, val := uint32(cpu), uint32(pfd)
-		if e := elemOp(unix.BPF_MAP_UPDATE_ELEM, mapFD, unsafe.Pointer(&key), unsafe.Pointer(&val), 0); e != 0 {
+		if e := sys.MapElem(unix.BPF_MAP_UPDATE_ELEM, mapFD, unsafe.Pointer(&key), unsafe.Pointer(&val), 0); e != 0 {
 			return fail(fmt.Sprintf("storing the perf event of CPU %d", cpu), e)
 		}
 		if err := p.poll.add(pfd); err != nil {
 			return fail(fmt.Sprintf("watching the perf event of CPU %d", cpu), err)
 		}
 	}
+	if p.unlink, err = own(f, p); err != nil {
+		return fail("registering with the map's owner", err)
+	}
+	p.leak = sys.TrackLeak(p, "maps.PerfBuf", h.info.Name,
+		"its perf events, mappings and descriptors are freed now", p.res.release)
 	return p, nil
 }
 
@@ -155,7 +204,7 @@ func (p *PerfBuf[E]) ReadInto(ctx context.Context, sample *PerfSample[E]) error 
 	defer p.mu.Unlock()
 	for {
 		if p.closed.Load() {
-			return fmt.Errorf("perf buffer %q: %w", p.info.Name, ErrClosed)
+			return fmt.Errorf("perf buffer %q: %w", p.h.info.Name, ErrClosed)
 		}
 		for i := range p.rings {
 			r := p.rings[(p.next+i)%len(p.rings)]
@@ -188,7 +237,7 @@ func (p *PerfBuf[E]) consume(r *perfRing, sample *PerfSample[E]) (bool, error) {
 		typ := binary.NativeEndian.Uint32(r.data[off:])
 		recSize := uint64(binary.NativeEndian.Uint16(r.data[off+6:]))
 		if recSize < 8 {
-			return false, fmt.Errorf("perf buffer %q: corrupt record of %d bytes on CPU %d", p.info.Name, recSize, r.cpu)
+			return false, fmt.Errorf("perf buffer %q: corrupt record of %d bytes on CPU %d", p.h.info.Name, recSize, r.cpu)
 		}
 		var rec []byte
 		if off+recSize <= size {
@@ -212,7 +261,7 @@ func (p *PerfBuf[E]) consume(r *perfRing, sample *PerfSample[E]) (bool, error) {
 			var err error
 			raw := uint64(binary.NativeEndian.Uint32(rec[8:]))
 			if raw < uint64(p.evsize) || 12+raw > recSize {
-				err = fmt.Errorf("perf buffer %q: sample of %d bytes on CPU %d, event type is %d bytes", p.info.Name, raw, r.cpu, p.evsize)
+				err = fmt.Errorf("perf buffer %q: sample of %d bytes on CPU %d, event type is %d bytes", p.h.info.Name, raw, r.cpu, p.evsize)
 			} else {
 				sample.Event = *(*E)(unsafe.Pointer(&rec[12]))
 			}
@@ -227,7 +276,7 @@ func (p *PerfBuf[E]) consume(r *perfRing, sample *PerfSample[E]) (bool, error) {
 
 func (p *PerfBuf[E]) wait(ctx context.Context) error {
 	if err := p.poll.wait(ctx); err != nil {
-		return fmt.Errorf("perf buffer %q: %w", p.info.Name, err)
+		return fmt.Errorf("perf buffer %q: %w", p.h.info.Name, err)
 	}
 	return nil
 }
@@ -238,26 +287,12 @@ func (p *PerfBuf[E]) Close() error {
 	if p == nil || p.closed.Swap(true) {
 		return nil
 	}
+	p.leak.Closed()
+	p.unlink()
 	p.poll.wake()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if fd, err := p.m.FD(); err == nil {
-		for _, r := range p.rings {
-			key := uint32(r.cpu)
-			elemOp(unix.BPF_MAP_DELETE_ELEM, fd, unsafe.Pointer(&key), nil, 0)
-		}
-	}
-	p.release()
-	return nil
-}
-
-func (p *PerfBuf[E]) release() {
-	for _, r := range p.rings {
-		if r.mem != nil {
-			unix.Munmap(r.mem)
-		}
-		unix.Close(r.fd)
-	}
+	p.res.release()
 	p.rings = nil
-	p.poll.close()
+	return nil
 }

@@ -3,29 +3,36 @@ package maps
 import (
 	"context"
 	"fmt"
+	"io"
+	"weak"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // poller is what the ring and perf buffer readers block in: an epoll set holding their
-// descriptors and an eventfd through which Close or a cancelled context wakes them.
+// descriptors and an eventfd through which Close or a cancelled context wakes them. Both
+// descriptors follow the lifetime rule (sys.FD): a wake that races with close (a context
+// cancelled as the reader closes) never writes to a descriptor number reused since.
 type poller struct {
-	epfd, wakefd int
-	events       []unix.EpollEvent
+	ep, wakeFD *sys.FD
+	events     []unix.EpollEvent
 }
 
 // newPoller makes the epoll set and the eventfd. On error nothing is left open.
 func newPoller() (*poller, error) {
-	p := &poller{epfd: -1, wakefd: -1}
-	var err error
-	if p.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	if p.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
-		p.close()
+	wfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	if err := p.add(p.wakefd); err != nil {
+	p := &poller{ep: sys.NewFD(epfd), wakeFD: sys.NewFD(wfd)}
+	if err := p.add(wfd); err != nil {
 		p.close()
 		return nil, err
 	}
@@ -34,7 +41,12 @@ func newPoller() (*poller, error) {
 
 // add watches fd for input.
 func (p *poller) add(fd int) error {
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+	epfd, ok := p.ep.Acquire()
+	if !ok {
+		return ErrClosed
+	}
+	defer p.ep.Release()
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
 		return fmt.Errorf("epoll_ctl: %w", err)
 	}
 	p.events = append(p.events, unix.EpollEvent{})
@@ -47,37 +59,63 @@ func (p *poller) wait(ctx context.Context) error {
 		stop := context.AfterFunc(ctx, p.wake)
 		defer stop()
 	}
+	epfd, ok := p.ep.Acquire()
+	if !ok {
+		return ErrClosed
+	}
+	defer p.ep.Release()
 	for {
-		_, err := unix.EpollWait(p.epfd, p.events, -1)
+		_, err := unix.EpollWait(epfd, p.events, -1)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("epoll_wait: %w", err)
 		}
-		var buf [8]byte
-		unix.Read(p.wakefd, buf[:]) // drain; EAGAIN when a map woke us
+		if wfd, ok := p.wakeFD.Acquire(); ok {
+			var buf [8]byte
+			unix.Read(wfd, buf[:]) // drain; EAGAIN when a map woke us
+			p.wakeFD.Release()
+		}
 		return nil
 	}
 }
 
-// wake makes a wait return.
+// wake makes a wait return; after close it does nothing.
 func (p *poller) wake() {
-	one := [8]byte{1}
-	unix.Write(p.wakefd, one[:])
+	if wfd, ok := p.wakeFD.Acquire(); ok {
+		one := [8]byte{1}
+		unix.Write(wfd, one[:])
+		p.wakeFD.Release()
+	}
 }
 
-// close releases the descriptors; nil-safe.
+// close releases the descriptors, once no wait or wake uses them; nil-safe.
 func (p *poller) close() {
 	if p == nil {
 		return
 	}
-	if p.epfd >= 0 {
-		unix.Close(p.epfd)
-		p.epfd = -1
+	p.wakeFD.Close()
+	p.ep.Close()
+}
+
+// own registers reader r as a dependent of the map's descriptor f, so that the map's
+// owner closing (Object.Close, FDMap.Close) closes it first. The reader is held weakly:
+// one dropped without Close is collected, and its leak detector reports it. It returns
+// the function that unregisters it, or ErrClosed when the map is closing.
+func own[T any, PT interface {
+	*T
+	io.Closer
+}](f *sys.FD, r PT) (func(), error) {
+	w := weak.Make((*T)(r))
+	remove, ok := f.AddDependent(func() io.Closer {
+		if v := w.Value(); v != nil {
+			return PT(v)
+		}
+		return nil
+	})
+	if !ok {
+		return nil, ErrClosed
 	}
-	if p.wakefd >= 0 {
-		unix.Close(p.wakefd)
-		p.wakefd = -1
-	}
+	return remove, nil
 }

@@ -8,7 +8,10 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // Ring buffer record header (kernel include/uapi/linux/bpf.h).
@@ -24,7 +27,7 @@ const (
 // the reader sleeps in epoll only when the ring is empty. Each record must be exactly
 // sizeof(E) bytes. One goroutine reads; Close may be called from any goroutine.
 type RingBuf[E any] struct {
-	handle
+	base
 	mu     sync.Mutex // held by the reader; Close takes it to unmap
 	closed atomic.Bool
 	cons   []byte // consumer page (RW)
@@ -37,44 +40,79 @@ type RingBuf[E any] struct {
 	batchBytes     uint64  // publish at least every batchBytes consumed
 	poll           *poller // the map's fd; Close and context cancellation wake it
 	evsize         int
+
+	res    *ringRes  // what Close, or the leak detector, frees
+	leak   *sys.Leak // reports a reader collected without Close
+	unlink func()    // unregisters the reader from its map's owner
 }
 
-// NewRingBuf maps the ring buffer and checks E (plain data). Close it when done: it owns
-// the mappings and an epoll and an eventfd descriptor, not the map.
+// ringRes is what a RingBuf holds outside the Go heap. It does not point back at the
+// reader, so the leak detector can free it.
+type ringRes struct {
+	once       sync.Once
+	cons, prod []byte
+	poll       *poller
+}
+
+func (res *ringRes) release() {
+	res.once.Do(func() {
+		if res.prod != nil {
+			unix.Munmap(res.prod)
+		}
+		if res.cons != nil {
+			unix.Munmap(res.cons)
+		}
+		res.poll.close()
+	})
+}
+
+// NewRingBuf maps the ring buffer and checks E (plain data). The reader owns the
+// mappings and an epoll and an eventfd descriptor, not the map; it belongs to the map's
+// owner, whose Close closes it (a blocked Read then returns ErrClosed). Close it when
+// done: one dropped without Close is reported by a leak detector when it is collected.
 func NewRingBuf[E any](m Map) (*RingBuf[E], error) {
-	h, err := newHandle(m, "maps.NewRingBuf", TypeRingBuf)
+	h, err := newHandle(m, "maps.NewRingBuf", ebpf.RingBuf)
 	if err != nil {
 		return nil, err
 	}
 	et := reflect.TypeFor[E]()
-	if err := checkPlain(et, ""); err != nil {
+	if err := sys.CheckPlain(et, ""); err != nil {
 		return nil, fmt.Errorf("%w: Go event type %s for ring buffer %q: %v", ErrLayout, et, h.info.Name, err)
 	}
-	fd, err := h.fd("maps.NewRingBuf")
+	f, fd, err := h.acquire("maps.NewRingBuf")
 	if err != nil {
 		return nil, err
 	}
+	defer f.Release()
 	size := int(h.info.MaxEntries)
 	page := unix.Getpagesize()
-	r := &RingBuf[E]{handle: h, evsize: int(et.Size()), mask: uint64(size - 1),
-		batchBytes: uint64(min(size/8, 64<<10))}
+	r := &RingBuf[E]{base: base{h}, evsize: int(et.Size()), mask: uint64(size - 1),
+		batchBytes: uint64(min(size/8, 64<<10)), res: &ringRes{}}
 	fail := func(what string, err error) (*RingBuf[E], error) {
-		r.release()
+		r.res.release()
 		return nil, fmt.Errorf("maps.NewRingBuf on map %q: %s: %w", h.info.Name, what, err)
 	}
 	if r.cons, err = unix.Mmap(fd, 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
 		return fail("mapping the consumer page", err)
 	}
+	r.res.cons = r.cons
 	if r.prod, err = unix.Mmap(fd, int64(page), page+2*size, unix.PROT_READ, unix.MAP_SHARED); err != nil {
 		return fail("mapping the producer page and data", err)
 	}
+	r.res.prod = r.prod
 	r.data = r.prod[page:]
 	if r.poll, err = newPoller(); err != nil {
 		return fail("waiting set", err)
 	}
+	r.res.poll = r.poll
 	if err := r.poll.add(fd); err != nil {
 		return fail("watching the map", err)
 	}
+	if r.unlink, err = own(f, r); err != nil {
+		return fail("registering with the map's owner", err)
+	}
+	r.leak = sys.TrackLeak(r, "maps.RingBuf", h.info.Name,
+		"its mappings and descriptors are freed now, they kept the map alive until then", r.res.release)
 	return r, nil
 }
 
@@ -108,7 +146,7 @@ func (r *RingBuf[E]) read(ctx context.Context, events []E) (int, error) {
 	defer r.mu.Unlock()
 	for {
 		if r.closed.Load() {
-			return 0, fmt.Errorf("ring buffer %q: %w", r.info.Name, ErrClosed)
+			return 0, fmt.Errorf("ring buffer %q: %w", r.h.info.Name, ErrClosed)
 		}
 		n, err := r.consume(events)
 		if n > 0 || err != nil {
@@ -178,7 +216,7 @@ func (r *RingBuf[E]) consume(events []E) (int, error) {
 			continue
 		}
 		if size != r.evsize {
-			err = fmt.Errorf("ring buffer %q: record of %d bytes, event type is %d bytes", r.info.Name, size, r.evsize)
+			err = fmt.Errorf("ring buffer %q: record of %d bytes, event type is %d bytes", r.h.info.Name, size, r.evsize)
 			break
 		}
 		events[n] = *(*E)(unsafe.Add(rec, ringbufHdrSize))
@@ -195,32 +233,23 @@ func (r *RingBuf[E]) consume(events []E) (int, error) {
 // wait sleeps until the ring has data, ctx is done or Close is called.
 func (r *RingBuf[E]) wait(ctx context.Context) error {
 	if err := r.poll.wait(ctx); err != nil {
-		return fmt.Errorf("ring buffer %q: %w", r.info.Name, err)
+		return fmt.Errorf("ring buffer %q: %w", r.h.info.Name, err)
 	}
 	return nil
 }
 
 // Close stops a blocked Read (which returns ErrClosed) and releases the mappings and
-// descriptors. It is idempotent and nil-safe.
+// descriptors. It is idempotent and nil-safe; closing the map's owner closes the reader.
 func (r *RingBuf[E]) Close() error {
 	if r == nil || r.closed.Swap(true) {
 		return nil
 	}
+	r.leak.Closed()
+	r.unlink()
 	r.poll.wake()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.release()
+	r.res.release()
+	r.cons, r.prod, r.data = nil, nil, nil
 	return nil
-}
-
-func (r *RingBuf[E]) release() {
-	if r.prod != nil {
-		unix.Munmap(r.prod)
-		r.prod, r.data = nil, nil
-	}
-	if r.cons != nil {
-		unix.Munmap(r.cons)
-		r.cons = nil
-	}
-	r.poll.close()
 }

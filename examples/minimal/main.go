@@ -22,6 +22,7 @@ import (
 
 	"github.com/bpfkit/bpfkit/bpf"
 	"github.com/bpfkit/bpfkit/loader"
+	"github.com/bpfkit/bpfkit/loader/tracepipe"
 )
 
 func main() {
@@ -59,7 +60,7 @@ func run(duration time.Duration) error {
 
 	// A private tracefs instance gets its own copy of every bpf_printk line, so this
 	// example does not steal lines from (or lose them to) another trace_pipe reader.
-	pipe, err := loader.OpenTracePipe(&loader.TracePipeOptions{Instance: fmt.Sprintf("bpfkit-minimal-%d", os.Getpid())})
+	pipe, err := tracepipe.Open(&tracepipe.Options{Instance: "minimal"})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -13,7 +12,7 @@ import (
 	"time"
 
 	"github.com/bpfkit/bpfkit/internal/testutil"
-	"github.com/bpfkit/bpfkit/loader"
+	"github.com/bpfkit/bpfkit/loader/tracepipe"
 )
 
 // TestExampleSkeleton runs the example, which prints nothing from the kernel itself (like
@@ -26,7 +25,7 @@ func TestExampleSkeleton(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	// a private tracefs instance: its own copy of every bpf_printk line
-	pipe, err := loader.OpenTracePipe(&loader.TracePipeOptions{Instance: fmt.Sprintf("bpfkit-skeleton-test-%d", os.Getpid())})
+	pipe, err := tracepipe.Open(&tracepipe.Options{Instance: "skeleton-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +40,7 @@ func TestExampleSkeleton(t *testing.T) {
 	want := fmt.Sprintf("BPF triggered from PID %d.", cmd.Process.Pid)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var seen *loader.TraceRecord
+	var seen *tracepipe.Record
 	for seen == nil {
 		rec, err := pipe.Read(ctx)
 		if err != nil {

@@ -76,10 +76,10 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	// An interface takes one XDP program: if another holds it (EBUSY), wait a while for
 	// it to go (tests of other packages may attach to lo at the same time).
-	link, err := prog.AttachXDP(opts.Interface, loader.XDPGeneric)
+	link, err := prog.AttachXDP(opts.Interface, &loader.XDPOptions{Mode: loader.XDPGeneric})
 	for deadline := time.Now().Add(15 * time.Second); errors.Is(err, syscall.EBUSY) && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
-		link, err = prog.AttachXDP(opts.Interface, loader.XDPGeneric)
+		link, err = prog.AttachXDP(opts.Interface, &loader.XDPOptions{Mode: loader.XDPGeneric})
 	}
 	if err != nil {
 		return nil, err

@@ -18,9 +18,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
-
-	"github.com/bpfkit/bpfkit/maps"
 )
 
 // Options say what to generate.
@@ -114,7 +113,7 @@ type section struct {
 
 type skelMap struct {
 	cname, name string
-	typ         maps.Type
+	typ         ebpf.MapType
 	expr        string // the field's Go type
 	ctor        string // the constructor call, given the *loader.Map; "" for a raw map
 }
@@ -125,26 +124,26 @@ type skelProg struct {
 
 // constructors maps a map type to its typed accessor: the Go type with K and V
 // placeholders, and its constructor.
-var constructors = map[maps.Type][2]string{
-	maps.TypeHash:          {"*maps.Hash[K, V]", "maps.NewHash[K, V]"},
-	maps.TypeLRUHash:       {"*maps.LRUHash[K, V]", "maps.NewLRUHash[K, V]"},
-	maps.TypePerCPUHash:    {"*maps.PerCPUHash[K, V]", "maps.NewPerCPUHash[K, V]"},
-	maps.TypeLRUPerCPUHash: {"*maps.LRUPerCPUHash[K, V]", "maps.NewLRUPerCPUHash[K, V]"},
-	maps.TypeLPMTrie:       {"*maps.LPMTrie[K, V]", "maps.NewLPMTrie[K, V]"},
-	maps.TypeArray:         {"*maps.Array[V]", "maps.NewArray[V]"},
-	maps.TypePerCPUArray:   {"*maps.PerCPUArray[V]", "maps.NewPerCPUArray[V]"},
-	maps.TypeQueue:         {"*maps.Queue[V]", "maps.NewQueue[V]"},
-	maps.TypeStack:         {"*maps.Stack[V]", "maps.NewStack[V]"},
-	maps.TypeBloomFilter:   {"*maps.BloomFilter[V]", "maps.NewBloomFilter[V]"},
-	maps.TypeHashOfMaps:    {"*maps.HashOfMaps[K]", "maps.NewHashOfMaps[K]"},
-	maps.TypeArrayOfMaps:   {"*maps.ArrayOfMaps", "maps.NewArrayOfMaps"},
+var constructors = map[ebpf.MapType][2]string{
+	ebpf.Hash:        {"*maps.Hash[K, V]", "maps.NewHash[K, V]"},
+	ebpf.LRUHash:     {"*maps.LRUHash[K, V]", "maps.NewLRUHash[K, V]"},
+	ebpf.PerCPUHash:  {"*maps.PerCPUHash[K, V]", "maps.NewPerCPUHash[K, V]"},
+	ebpf.LRUCPUHash:  {"*maps.LRUPerCPUHash[K, V]", "maps.NewLRUPerCPUHash[K, V]"},
+	ebpf.LPMTrie:     {"*maps.LPMTrie[K, V]", "maps.NewLPMTrie[K, V]"},
+	ebpf.Array:       {"*maps.Array[V]", "maps.NewArray[V]"},
+	ebpf.PerCPUArray: {"*maps.PerCPUArray[V]", "maps.NewPerCPUArray[V]"},
+	ebpf.Queue:       {"*maps.Queue[V]", "maps.NewQueue[V]"},
+	ebpf.Stack:       {"*maps.Stack[V]", "maps.NewStack[V]"},
+	ebpf.BloomFilter: {"*maps.BloomFilter[V]", "maps.NewBloomFilter[V]"},
+	ebpf.HashOfMaps:  {"*maps.HashOfMaps[K]", "maps.NewHashOfMaps[K]"},
+	ebpf.ArrayOfMaps: {"*maps.ArrayOfMaps", "maps.NewArrayOfMaps"},
 }
 
 // rawHint tells the user of a map without a typed accessor in the skeleton what to do.
-var rawHint = map[maps.Type]string{
-	maps.TypeRingBuf:        "a ring buffer: read it with maps.NewRingBuf[E]",
-	maps.TypePerfEventArray: "a perf event array: read it with maps.NewPerfBuf[E]",
-	maps.TypeProgArray:      "a program array for tail calls: fill it through maps.FromFD or Object.Map",
+var rawHint = map[ebpf.MapType]string{
+	ebpf.RingBuf:        "a ring buffer: read it with maps.NewRingBuf[E]",
+	ebpf.PerfEventArray: "a perf event array: read it with maps.NewPerfBuf[E]",
+	ebpf.ProgramArray:   "a program array for tail calls: fill it through maps.FromFD or Object.Map",
 }
 
 func (sk *skeleton) generate() ([]byte, error) {
@@ -209,7 +208,7 @@ func sectionGoName(elf string) string {
 func (sk *skeleton) collectMaps() error {
 	ms := newScope()
 	for _, m := range sk.obj.maps {
-		sm := skelMap{cname: m.name, name: ms.claim(GoName(m.name)), typ: maps.Type(m.typ), expr: "*loader.Map"}
+		sm := skelMap{cname: m.name, name: ms.claim(GoName(m.name)), typ: ebpf.MapType(m.typ), expr: "*loader.Map"}
 		c, ok := constructors[sm.typ]
 		if !ok {
 			sk.maps = append(sk.maps, sm)

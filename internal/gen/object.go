@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // object is what the generator needs to know of a BPF object, read from its ELF and BTF
@@ -81,7 +83,7 @@ func readObject(data []byte) (*object, error) {
 			if err := o.readMaps(ds); err != nil {
 				return nil, err
 			}
-		case isGlobalDataSection(ds.Name) && exposedVars(ds) > 0:
+		case sys.IsGlobalDataSection(ds.Name) && exposedVars(ds) > 0:
 			if err := checkSectionName("data section", ds.Name); err != nil {
 				return nil, err
 			}
@@ -90,16 +92,6 @@ func readObject(data []byte) (*object, error) {
 	}
 	slices.SortStableFunc(o.sections, func(a, b *btf.Datasec) int { return strings.Compare(sectionOrder(a.Name), sectionOrder(b.Name)) })
 	return o, nil
-}
-
-// isGlobalDataSection reports whether libbpf makes a global-data map of the section.
-func isGlobalDataSection(name string) bool {
-	for _, p := range []string{".bss", ".data", ".rodata"} {
-		if name == p || strings.HasPrefix(name, p+".") {
-			return true
-		}
-	}
-	return false
 }
 
 // exposedVars counts the variables of a section the skeleton shows: like bpftool's,

@@ -42,15 +42,15 @@ type Tricky struct {
 // Maps are the maps of tricky.bpf.o: typed accessors (package maps) where the map type has
 // one, else the loader's map.
 type Maps struct {
-	Values   *maps.Hash[uint32, TrickyValue] // values: HASH
-	Packed   *maps.Array[PackedRec]          // packed: ARRAY
-	FlagMap  *maps.Array[Flags]              // flag_map: ARRAY
-	PerCpu   *maps.PerCPUArray[TdefT]        // per_cpu: PERCPU_ARRAY
-	Queue    *maps.Queue[Inner]              // queue: QUEUE
-	Collided *maps.Hash[uint32, Collide]     // collided: HASH
+	Values   *maps.Hash[uint32, TrickyValue] // values: Hash
+	Packed   *maps.Array[PackedRec]          // packed: Array
+	FlagMap  *maps.Array[Flags]              // flag_map: Array
+	PerCpu   *maps.PerCPUArray[TdefT]        // per_cpu: PerCPUArray
+	Queue    *maps.Queue[Inner]              // queue: Queue
+	Collided *maps.Hash[uint32, Collide]     // collided: Hash
 	Events   *loader.Map                     // events: a ring buffer: read it with maps.NewRingBuf[E]
-	ByAddr   *maps.LRUHash[Addr, State]      // by_addr: LRU_HASH
-	Trie     *maps.LPMTrie[LpmKey, uint64]   // trie: LPM_TRIE
+	ByAddr   *maps.LRUHash[Addr, State]      // by_addr: LRUHash
+	Trie     *maps.LPMTrie[LpmKey, uint64]   // trie: LPMTrie
 }
 
 // Programs are the programs of tricky.bpf.o.

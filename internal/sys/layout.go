@@ -1,6 +1,7 @@
-package maps
+package sys
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -8,23 +9,32 @@ import (
 	"github.com/cilium/ebpf/btf"
 )
 
-// spinLockType is the reflect.Type of SpinLock, matched against struct bpf_spin_lock.
-var spinLockType = reflect.TypeFor[SpinLock]()
+// ErrLayout is wrapped by every error of the layout check: the Go type is not plain data,
+// its size differs, or its layout differs from the BTF type. maps and loader export it
+// as their ErrLayout.
+var ErrLayout = errors.New("go type does not match the map")
 
-// checkPlain reports the first part of t that is not fixed-size plain data: pointers,
+// isSpinLock reports whether t is maps.SpinLock, the Go stand-in of struct bpf_spin_lock
+// (recognised by name: this package cannot import maps).
+func isSpinLock(t reflect.Type) bool {
+	return t.Name() == "SpinLock" && t.PkgPath() == "github.com/bpfkit/bpfkit/maps"
+}
+
+// CheckPlain reports the first part of t that is not fixed-size plain data: pointers,
 // slices, strings, maps, channels, functions and interfaces cannot be copied to the kernel.
-func checkPlain(t reflect.Type, path string) error {
+// path prefixes the field names in the error ("" for the type itself).
+func CheckPlain(t reflect.Type, path string) error {
 	switch t.Kind() {
 	case reflect.Bool, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int,
 		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint, reflect.Uintptr,
 		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
 		return nil
 	case reflect.Array:
-		return checkPlain(t.Elem(), path+"[0]")
+		return CheckPlain(t.Elem(), path+"[0]")
 	case reflect.Struct:
 		for i := range t.NumField() {
 			f := t.Field(i)
-			if err := checkPlain(f.Type, joinPath(path, f.Name)); err != nil {
+			if err := CheckPlain(f.Type, joinPath(path, f.Name)); err != nil {
 				return err
 			}
 		}
@@ -45,10 +55,11 @@ func joinPath(path, name string) string {
 	return path + "." + name
 }
 
-// checkType is the construction-time check of one Go type against a map's key or value:
-// plain data, the same size, and, when the map has BTF for it, the same layout.
-func checkType(t reflect.Type, what string, size uint32, bt btf.Type, mapName string) error {
-	if err := checkPlain(t, ""); err != nil {
+// CheckType is the construction-time check of one Go type against a map's key or value
+// ("key", "value"): plain data, the map's size, and, when the map has BTF for it, the
+// same layout. The error wraps ErrLayout and names the map.
+func CheckType(t reflect.Type, what string, size uint32, bt btf.Type, mapName string) error {
+	if err := CheckPlain(t, ""); err != nil {
 		return fmt.Errorf("%w: Go %s type %s for map %q: %v", ErrLayout, what, t, mapName, err)
 	}
 	if uint32(t.Size()) != size && !datasecSlack(t, size, bt) {
@@ -69,9 +80,9 @@ func checkType(t reflect.Type, what string, size uint32, bt btf.Type, mapName st
 // For a section (DATASEC), t may be up to its alignment-1 bytes bigger than bt: Go rounds
 // a struct's size up to its alignment where C does not round a section.
 // The error wraps ErrLayout and names the first field that differs with both offsets.
-// Package loader uses it for global variables and whole sections.
+// loader uses it for global variables and whole sections.
 func CheckLayout(t reflect.Type, bt btf.Type) error {
-	if err := checkPlain(t, ""); err != nil {
+	if err := CheckPlain(t, ""); err != nil {
 		return fmt.Errorf("%w: Go type %s: %v", ErrLayout, t, err)
 	}
 	size, err := btf.Sizeof(bt)
@@ -147,7 +158,7 @@ func compareLayout(t reflect.Type, goOff uintptr, path string, bt btf.Type, btfO
 		s, ok := bt.(*btf.Struct)
 		return ok && s.Name == "bpf_spin_lock"
 	}
-	if t == spinLockType {
+	if isSpinLock(t) {
 		if !isLock(bt) {
 			return mis("maps.SpinLock where the C type is not struct bpf_spin_lock")
 		}
@@ -316,39 +327,4 @@ func compareFields(t reflect.Type, goOff uintptr, path string, members []fieldRe
 		return r
 	}
 	return nil
-}
-
-// lockOffset returns the offset of the struct bpf_spin_lock in a map value's BTF type
-// (searching nested structs and a global-data section), or -1 when there is none. A value
-// with more than one lock has no usable lock for the kernel (KERNEL-RULES M5): -1 too.
-// Kernels before 6.10 do not look into nested structs (M4); there a nested lock is
-// reported here and the kernel answers a locked operation with EINVAL.
-func lockOffset(bt btf.Type) int {
-	offs := findLocks(bt, 0, 0, nil)
-	if len(offs) != 1 {
-		return -1
-	}
-	return offs[0]
-}
-
-func findLocks(bt btf.Type, off uint32, depth int, found []int) []int {
-	if bt == nil || depth > 32 {
-		return found
-	}
-	switch b := btf.UnderlyingType(bt).(type) {
-	case *btf.Struct:
-		if b.Name == "bpf_spin_lock" {
-			return append(found, int(off))
-		}
-		for _, m := range b.Members {
-			found = findLocks(m.Type, off+m.Offset.Bytes(), depth+1, found)
-		}
-	case *btf.Datasec:
-		for _, v := range b.Vars {
-			found = findLocks(v.Type, off+v.Offset, depth+1, found)
-		}
-	case *btf.Var:
-		return findLocks(b.Type, off, depth+1, found)
-	}
-	return found
 }

@@ -1,0 +1,232 @@
+package tracepipe_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bpfkit/bpfkit/internal/testutil"
+	"github.com/bpfkit/bpfkit/loader/tracepipe"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		line string
+		want tracepipe.Record
+	}{
+		{
+			line: "     loader.test-10098   [001] ...21   609.489611: bpf_trace_printk: BPF triggered from PID 10098.",
+			want: tracepipe.Record{Task: "loader.test", PID: 10098, CPU: 1, Flags: "...21", Time: 609*time.Second + 489611*time.Microsecond, Event: "bpf_trace_printk", Message: "BPF triggered from PID 10098."},
+		},
+		{ // a comm with a dash and spaces, the tgid column, no flags
+			line: "  kworker/u4:2-my job-77 (     70) [000] 12.000001: bpf_trace_printk: a: b",
+			want: tracepipe.Record{Task: "kworker/u4:2-my job", PID: 77, CPU: 0, Time: 12*time.Second + time.Microsecond, Event: "bpf_trace_printk", Message: "a: b"},
+		},
+		{
+			line: "           <...>-5     [003] d.h.. 100.5: bpf_trace_printk: x",
+			want: tracepipe.Record{Task: "<...>", PID: 5, CPU: 3, Flags: "d.h..", Time: 100*time.Second + 500*time.Millisecond, Event: "bpf_trace_printk", Message: "x"},
+		},
+		{
+			line: "CPU:1 [LOST 12 EVENTS]",
+			want: tracepipe.Record{Message: "CPU:1 [LOST 12 EVENTS]"},
+		},
+	}
+	for _, tt := range tests {
+		got := tracepipe.Parse(tt.line)
+		tt.want.Raw = tt.line
+		if got != tt.want {
+			t.Errorf("Parse(%q)\n got %+v\nwant %+v", tt.line, got, tt.want)
+		}
+	}
+}
+
+// traceInstance opens a Pipe on an instance of its own, closed when the test ends.
+func traceInstance(t *testing.T) *tracepipe.Pipe {
+	t.Helper()
+	testutil.RequirePrivileged(t)
+	tp, err := tracepipe.Open(&tracepipe.Options{Instance: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tp.Close() })
+	return tp
+}
+
+// TestCancel: Read returns promptly with the context's error, and Close removes the
+// instance it created.
+func TestCancel(t *testing.T) {
+	tp := traceInstance(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		for { // lines printed by other tests' programs may come first
+			if _, err := tp.Read(ctx); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Read after cancel: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Read did not return within 2s of cancel")
+	}
+	if err := tp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := tp.Read(context.Background()); !errors.Is(err, tracepipe.ErrClosed) {
+		t.Fatalf("Read after Close: %v", err)
+	}
+}
+
+// TestCloseWakesRead is issue 10's third finding: Close from another goroutine, while
+// Read is blocked, is no data race (run with -race), wakes the Read with ErrClosed, and
+// the Read never returns a line read from a file that took the pipe's descriptor number
+// after Close. Each round opens pipes holding a forged trace line right after Close,
+// which reuse the numbers Close freed.
+func TestCloseWakesRead(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	const forged = "FORGED by the test"
+	line := []byte("   forger-1     [000] ..... 1.000001: bpf_trace_printk: " + forged + "\n")
+	for round := range 100 {
+		tp, err := tracepipe.Open(&tracepipe.Options{Instance: "forge"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Read until it fails: real bpf_printk lines of other tests may come first (every
+		// instance gets every line); none may be the forged one.
+		done := make(chan error, 1)
+		var forgedSeen atomic.Bool
+		go func() {
+			for {
+				rec, err := tp.Read(context.Background())
+				if err != nil {
+					done <- err
+					return
+				}
+				if rec.Message == forged {
+					forgedSeen.Store(true)
+				}
+			}
+		}()
+		time.Sleep(time.Duration(round%5) * time.Millisecond)
+		if err := tp.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var files []*os.File
+		for range 4 {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(line)
+			files = append(files, r, w)
+		}
+		select {
+		case err = <-done:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("round %d: Read still blocked 2s after Close", round)
+		}
+		for _, f := range files {
+			f.Close()
+		}
+		if forgedSeen.Load() {
+			t.Fatalf("round %d: Read returned a line of another file", round)
+		}
+		if !errors.Is(err, tracepipe.ErrClosed) {
+			t.Fatalf("round %d: Read returned %v; want ErrClosed", round, err)
+		}
+		if _, err := os.Stat(tp.Instance()); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("round %d: instance %s still there after Close: %v", round, tp.Instance(), err)
+		}
+	}
+}
+
+// TestStaleInstancesRemoved: an instance left by a process that has exited is removed by
+// the next Open that makes one; those of live processes and other tools are left alone.
+func TestStaleInstancesRemoved(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	tp := traceInstance(t) // mounts tracefs if needed
+	root := filepath.Dir(tp.Instance())
+
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := cmd.Process.Pid
+	stale := filepath.Join(root, fmt.Sprintf("bpfkit-%d-12345-1-stale", dead))
+	reused := filepath.Join(root, fmt.Sprintf("bpfkit-%d-1-1-pidreused", os.Getpid())) // live PID, other start time
+	other := filepath.Join(root, fmt.Sprintf("other-tool-%d", os.Getpid()))
+	for _, d := range []string{stale, reused, other} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, d := range []string{stale, reused, other} {
+			os.Remove(d)
+		}
+	})
+	tp2, err := tracepipe.Open(&tracepipe.Options{Instance: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp2.Close()
+	for _, d := range []string{stale, reused} {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale instance %s not removed: %v", filepath.Base(d), err)
+		}
+	}
+	for _, d := range []string{other, tp.Instance(), tp2.Instance()} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("instance %s removed: %v", filepath.Base(d), err)
+		}
+	}
+	if _, err := tracepipe.Open(&tracepipe.Options{Instance: "../x"}); err == nil {
+		t.Fatal("an instance name with a path accepted")
+	}
+}
+
+// FuzzParse: a trace line holds what a BPF program printed, so anything. Parse must not
+// panic, must keep the line in Raw, and a parsed record's fields must come from the line.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"     loader.test-10098   [001] ...21   609.489611: bpf_trace_printk: BPF triggered from PID 10098.",
+		"  kworker/u4:2-my job-77 (     70) [000] 12.000001: bpf_trace_printk: a: b",
+		"           <...>-5     [003] d.h.. 100.5: bpf_trace_printk: x",
+		"CPU:1 [LOST 12 EVENTS]",
+		"a-1 [0] 99999999999999999999.1: e: m",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		r := tracepipe.Parse(line)
+		if r.Raw != line {
+			t.Fatalf("Raw %q, line %q", r.Raw, line)
+		}
+		if r.Event == "" {
+			if r.Message != line || r.PID != 0 || r.Time != 0 {
+				t.Fatalf("unparsed line with fields set: %+v", r)
+			}
+			return
+		}
+		if r.PID < 0 || r.CPU < 0 || r.Time < 0 || !strings.Contains(line, r.Event) || !strings.Contains(line, r.Message) {
+			t.Fatalf("record %+v not from line %q", r, line)
+		}
+	})
+}
