@@ -21,10 +21,8 @@ STATIC_TAGS := static,netgo,osusergo
 STATIC_LDFLAGS := -linkmode external -extldflags "-static"
 # staticcheck, pinned: the newest release (2026-10), from the Go module proxy; it needs Go 1.26.
 STATICCHECK_VERSION := v0.8.2
-# Directories another branch is restructuring while staticcheck was added: not checked
-# until that branch is merged and their findings are fixed; then empty this list.
-# scripts/spdx.sh's SPDX_PENDING_DIRS lists the same directories.
-STATICCHECK_PENDING := loader maps examples bench internal/caps internal/errs internal/testutil internal/sys
+# Directories staticcheck skips (none).
+STATICCHECK_PENDING :=
 empty :=
 space := $(empty) $(empty)
 STATICCHECK_SKIP := ^github.com/bpfkit/bpfkit/($(subst $(space),|,$(strip $(STATICCHECK_PENDING))))(/|$$)

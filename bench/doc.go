@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package bench compares bpfkit's maps with the same operations, on the same maps and in
 // the same run, through libbpf from C (cbench/mapbench.c, built with gcc when the
 // benchmarks start), libbpfgo's raw map API and cilium/ebpf. It holds benchmarks only:

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 #ifndef BPFKIT_LOADER_H
 #define BPFKIT_LOADER_H
 #include <stddef.h>

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package loader
 
 // The loader calls libbpf directly; its C code lives in bpfkit.c (declared in bpfkit.h):

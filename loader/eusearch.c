@@ -1,6 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 //go:build static
 
-// SPDX-License-Identifier: Apache-2.0
 // Definitions, for a static link only (`-tags static`), of the tree functions Debian's
 // libelf.a (elfutils 0.192) calls and no Debian archive defines: elfutils builds them
 // into libeu.a, which it does not install. libelf passes a pointer to its own

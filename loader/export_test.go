@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package loader
 
 // SectionFinalizersRun is how many times the finalizer of section memory has detached a

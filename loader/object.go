@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package loader runs libbpf's skeleton lifecycle from Go: open a BPF object, set its
 // global variables, load it, attach its programs and destroy it, with every kernel
 // object owned by the Object and released by Close.

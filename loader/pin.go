@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package loader
 
 import (
@@ -58,12 +60,4 @@ func (ps *pins) unpin(f *sys.FD, kind sys.Kind, path string) error {
 		return fmt.Errorf("%w (left in place)", err)
 	}
 	return nil
-}
-
-// Pinned returns the paths at which this handle pinned its object and has not unpinned
-// it, in the order they were pinned.
-func (ps *pins) list() []string {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	return slices.Clone(ps.paths)
 }

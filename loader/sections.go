@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package loader
 
 import (
@@ -126,7 +128,7 @@ func MapSection[T any](o *Object, section string) (*T, error) {
 		// A checked T is at most alignment-1 bytes bigger than the section, hence no
 		// bigger than the page-rounded mapping; the pointer must not reach past it.
 		if t.Size() > uintptr(len(mem)) {
-			return fmt.Errorf("Go type %s is %d bytes, more than the %d bytes mapped", t, t.Size(), len(mem))
+			return fmt.Errorf("the Go type %s is %d bytes, more than the %d bytes mapped", t, t.Size(), len(mem))
 		}
 		p = (*T)(unsafe.Pointer(unsafe.SliceData(mem)))
 		return nil

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package maps
 
 // UpdateFlags select how Update treats an existing key (the flags of bpf_map_update_elem).
@@ -13,7 +15,4 @@ const (
 	// update fails with ErrKeyNotExist. For a queue or stack, Push with UpdateExist
 	// overwrites the oldest element when the map is full.
 	UpdateExist UpdateFlags = 2
-
-	// flagLock is BPF_F_LOCK: the kernel takes the value's bpf_spin_lock while it copies.
-	flagLock uint64 = 4
 )

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package maps_test
 
 import (
@@ -253,7 +255,7 @@ func TestHashBatch(t *testing.T) {
 	if err != nil || c != 500 {
 		t.Fatalf("BatchDelete = %d, %v", c, err)
 	}
-	c, err = h.BatchDelete(keys[:1])
+	_, err = h.BatchDelete(keys[:1])
 	wantErr(t, err, bmaps.ErrKeyNotExist)
 
 	left := 0

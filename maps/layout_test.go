@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package maps_test
 
 import (
@@ -11,7 +13,6 @@ import (
 )
 
 var (
-	u8  = &btf.Int{Name: "__u8", Size: 1}
 	u16 = &btf.Int{Name: "__u16", Size: 2}
 	u32 = &btf.Int{Name: "__u32", Size: 4}
 	u64 = &btf.Typedef{Name: "__u64", Type: &btf.Int{Name: "unsigned long long", Size: 8}}

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package maps
 
 // SpinLock stands in a Go value struct where the C value has its struct bpf_spin_lock

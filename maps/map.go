@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package maps gives typed, generic access to BPF maps: the Go key and value types are
 // checked once against the map's sizes and BTF, then every operation is a single bpf(2)
 // syscall on the map's file descriptor. The package is pure Go (no cgo) and knows nothing

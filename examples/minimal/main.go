@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command minimal is libbpf's "minimal" example in Go: it loads a tracepoint program on
 // write() that reacts only to this process's PID, writes "." to stderr every second to
 // fire it, and prints the program's bpf_printk lines, which it reads from the kernel's

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command preflight shows bpfkit's spin-lock check at work. It first opens
 // preflight_bad.bpf.o, a tracepoint that updates a hash map whose values hold a
 // bpf_spin_lock: Load stops before anything reaches the kernel and returns a

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command skeleton is the minimal example (a tracepoint on write() for this process) on the typed Go skeleton that
 // `bpfkit gen` writes of bpf/minimal.bpf.o (package ./minimal). It reads line for line
 // like minimal.c: open the skeleton, set skel->bss->my_pid, load, attach, and print a

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command spinlock attaches an XDP program (generic mode) to an interface, sends a known
 // number of UDP packets to 127.0.0.1, and prints the packets and bytes the program
 // counted per IP protocol, read with maps' LookupLocked: the program updates each

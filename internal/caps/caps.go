@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package caps reports which capabilities the process lacks to use BPF.
 package caps
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package sys
 
 // This file and mapops.go, info.go, link.go, pin.go and testrun.go are bpfkit's only

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package sys is the floor every other bpfkit package stands on: what loader, maps and
 // (later) spinlock share about the kernel.
 //

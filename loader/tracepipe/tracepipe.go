@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package tracepipe reads the kernel's trace pipe, where bpf_printk writes, as Records.
 // It is pure Go (no cgo): a program that only reads what BPF programs print need not
 // link libbpf.

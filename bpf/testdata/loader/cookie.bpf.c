@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Programs that record the cookie they were attached with (bpf_get_attach_cookie), for
  * loader's tests of the attach options. */
 #include <linux/bpf.h>
