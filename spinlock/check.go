@@ -5,7 +5,6 @@ package spinlock
 import (
 	"bytes"
 	elfpkg "debug/elf"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpfkit/bpfkit/internal/objfile"
 )
 
 // Options tune a check. A nil *Options means the defaults.
@@ -77,7 +78,7 @@ func check(elf []byte, o Options) (*Report, error) {
 		err = fmt.Errorf("not a BPF object: ELF machine %s", f.Machine)
 	}
 	if err == nil {
-		err = checkBTF(elf, f)
+		err = objfile.CheckBTF(elf, f)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("check %s: %w: %w", name, ErrUnreadable, err)
@@ -88,19 +89,19 @@ func check(elf []byte, o Options) (*Report, error) {
 			rep.Findings = append(w, rep.Findings...)
 		}
 	}()
-	if err := boundSections(f); err != nil {
+	if err := objfile.BoundSections(f); err != nil {
 		rep.Findings = append(rep.Findings, notAnalysed(name, err))
 		return rep, nil
 	}
-	if nothingToCheck(f) {
+	if !objfile.MentionsLocks(f) {
 		return rep, nil
 	}
-	spec, prep, err := parseObject(elf)
+	parsed, err := objfile.Parse(elf)
 	if err != nil {
 		rep.Findings = append(rep.Findings, notAnalysed(name, err))
 		return rep, nil
 	}
-	c := newChecker(spec, prep.renames, o)
+	c := newChecker(parsed.Spec, parsed.Renames, o)
 	c.run()
 	rep = c.report
 	return rep, nil
@@ -147,125 +148,8 @@ func CheckReader(r io.ReaderAt, opts *Options) (*Report, error) {
 	return Check(b, opts)
 }
 
-// parseObject reads the object with cilium/ebpf, after rewriting (in a copy) what its
-// reader refuses and the check does not need (see prepareObject). A panic in the parser
-// is turned into an error: the bytes are untrusted. Check has already bounded the
-// object's sections.
-func parseObject(data []byte) (spec *ebpf.CollectionSpec, prep prepared, err error) {
-	prep = prepareObject(data)
-	defer func() {
-		if r := recover(); r != nil {
-			spec, err = nil, fmt.Errorf("parse ELF: %v", r)
-		}
-	}()
-	spec, err = ebpf.LoadCollectionSpecFromReader(bytes.NewReader(prep.data))
-	if err != nil {
-		return nil, prep, err
-	}
-	return spec, prep, nil
-}
-
-// checkBTF refuses an object whose .BTF section is malformed (libbpf refuses such an
-// object when its maps need BTF): its header, and the records of its types.
-func checkBTF(data []byte, f *elfpkg.File) error {
-	sec := f.Section(".BTF")
-	if sec == nil {
-		return nil
-	}
-	r, ok := btfSection(data, f)
-	if !ok {
-		return fmt.Errorf("section .BTF: malformed header")
-	}
-	if r.bo.Uint16(r.b[0:]) != 0xeb9f || r.b[2] != 1 {
-		return fmt.Errorf("section .BTF: unsupported version %d", r.b[2])
-	}
-	if _, ok := btfTypeOffsets(r); !ok {
-		return fmt.Errorf("section .BTF: malformed type records")
-	}
-	return nil
-}
-
 // openELF reads the ELF headers of an object (the package's parameters are named elf).
 func openELF(data []byte) (*elfpkg.File, error) { return elfpkg.NewFile(bytes.NewReader(data)) }
-
-// maxNoBits bounds the zero-filled sections (.bss) the parser allocates (it does not
-// touch them: big variables are not copied, see prepareObject). sched_ext schedulers
-// have .bss sections of 158 MiB; a value past 1 GiB is not one the kernel creates here.
-const maxNoBits = 1 << 30
-
-// boundSections refuses objects whose .bss-like sections claim more memory than any
-// real BPF object needs: the parser would allocate it.
-func boundSections(f *elfpkg.File) error {
-	var total uint64
-	for _, s := range f.Sections {
-		if s.Type == elfpkg.SHT_NOBITS {
-			total += s.Size
-			if s.Size > maxNoBits || total > maxNoBits {
-				return fmt.Errorf("section %s: %d zero-filled bytes is more than the check reads (%d)", s.Name, s.Size, maxNoBits)
-			}
-		}
-	}
-	return nil
-}
-
-// Helper function IDs (enum bpf_func_id) that every instruction rule starts from.
-const (
-	helperSpinLock   = 93
-	helperSpinUnlock = 94
-)
-
-// nothingToCheck reports whether the object can break no rule, which a scan of its raw
-// bytes shows far faster than parsing it: its BTF names none of the kernel's special
-// types (kindNames: the kernel itself finds locks, timers … by these names), and none
-// of its code calls bpf_spin_lock or bpf_spin_unlock (every instruction rule, and M1 for
-// a map without BTF, starts at such a call). A section it cannot read sends the object
-// to the parser.
-func nothingToCheck(f *elfpkg.File) bool {
-	for _, s := range f.Sections {
-		switch {
-		case s.Name == ".BTF":
-			b, err := s.Data()
-			if err != nil {
-				return false
-			}
-			for name := range kindNames {
-				if bytes.Contains(b, []byte(name)) {
-					return false
-				}
-			}
-		case s.Type == elfpkg.SHT_PROGBITS && s.Flags&elfpkg.SHF_EXECINSTR != 0:
-			b, err := s.Data()
-			if err != nil {
-				return false
-			}
-			if callsSpinLockHelper(b, f.ByteOrder) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// callsSpinLockHelper reports whether BPF code calls bpf_spin_lock or bpf_spin_unlock:
-// a helper call is opcode BPF_JMP|BPF_CALL (0x85) with source register 0 and the helper
-// ID in imm. The second half of an ld_imm64 has opcode 0, so scanning every 8-byte slot
-// cannot mistake it for a call.
-func callsSpinLockHelper(code []byte, order binary.ByteOrder) bool {
-	for i := 0; i+8 <= len(code); i += 8 {
-		if code[i] != 0x85 {
-			continue
-		}
-		src := code[i+1] >> 4 // little-endian: dst in the low nibble, src in the high one
-		if order == binary.BigEndian {
-			src = code[i+1] & 0x0f
-		}
-		imm := int32(order.Uint32(code[i+4 : i+8]))
-		if src == 0 && (imm == helperSpinLock || imm == helperSpinUnlock) {
-			return true
-		}
-	}
-	return false
-}
 
 // checker holds one check's state.
 type checker struct {

@@ -3,6 +3,7 @@
 package spinlock
 
 import (
+	"github.com/bpfkit/bpfkit/internal/objfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,10 +86,11 @@ func TestBigProgramPlanted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("checks the 15,000-instruction program a dozen times")
 	}
-	spec, prep, err := parseObject(readBigLB(t))
+	parsed, err := objfile.Parse(readBigLB(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	spec, renames := parsed.Spec, parsed.Renames
 	prog := spec.Programs["big_lb"]
 	var sites []int
 	for i, ins := range prog.Instructions {
@@ -109,7 +111,7 @@ func TestBigProgramPlanted(t *testing.T) {
 		cp.Instructions[site+1] = ret
 		one := *spec
 		one.Programs = map[string]*ebpf.ProgramSpec{"big_lb": &cp}
-		c := newChecker(&one, prep.renames, Options{Kernel: v6_18, Name: "big_lb.bpf.o"})
+		c := newChecker(&one, renames, Options{Kernel: v6_18, Name: "big_lb.bpf.o"})
 		c.run()
 		want := c.progs[0].raw[site+1]
 		found := false

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package spinlock
+package objfile
 
 import (
 	"bytes"
@@ -9,12 +9,12 @@ import (
 	"strings"
 )
 
-// The check reads objects with cilium/ebpf's ELF reader, which refuses a few constructs
-// libbpf opens: named .bss sub-sections, weak externs (`__kconfig __weak`), typed
-// `__ksym` variables, and it copies out every variable of a zero-filled section (a
-// 158 MiB .bss of a sched_ext scheduler). prepareObject rewrites, in a copy of the
-// object, what the check does not need to be exact, so that the reader accepts it: the
-// lock rules depend on none of it.
+// cilium/ebpf's ELF reader refuses a few constructs libbpf opens: named .bss
+// sub-sections, weak externs (`__kconfig __weak`), typed `__ksym` variables, and it
+// copies out every variable of a zero-filled section (a 158 MiB .bss of a sched_ext
+// scheduler). prepareObject rewrites, in a copy of the object, what the spin-lock check
+// does not need to be exact, so that the reader accepts it: the lock rules depend on none
+// of it (but the BTF is then not the object's own: Parsed.Changed).
 
 // prepared is an object made readable, and what was changed to make it so.
 type prepared struct {
