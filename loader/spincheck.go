@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfkit/bpfkit/spinlock"
 )
 
@@ -31,10 +33,10 @@ func (o *Object) preflight() error {
 	if o.opts.SpinLockCheck == CheckOff {
 		return nil
 	}
-	types := map[string]spinlock.ProgramType{}
+	types := map[string]ebpf.ProgramType{}
 	skip := map[string]bool{}
 	for _, p := range o.progs {
-		types[p.name] = spinlock.ProgramType(p.typ)
+		types[p.name] = p.typ
 		if !p.autoloadLocked() {
 			skip[p.name] = true
 		}

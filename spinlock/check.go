@@ -18,6 +18,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpfkit/bpfkit/internal/objfile"
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // Options tune a check. A nil *Options means the defaults.
@@ -28,7 +29,7 @@ type Options struct {
 	// ProgramTypes gives the type of each program, by program (function) name, as
 	// libbpf resolved it. Programs not listed are resolved from their section name
 	// with libbpf's table. Sleepability always comes from the section name.
-	ProgramTypes map[string]ProgramType
+	ProgramTypes map[string]ebpf.ProgramType
 	// Name is the object's name in messages ("minimal.bpf.o").
 	Name string
 }
@@ -203,7 +204,7 @@ func newChecker(spec *ebpf.CollectionSpec, renames map[string]string, o Options)
 		if orig, ok := renames[ref]; ok {
 			m.name = orig
 		}
-		if isDataSection(m.name) {
+		if sys.IsGlobalDataSection(m.name) {
 			m.datasec, m.section = true, m.name
 			m.varNames = make(map[uint32]string)
 		}
@@ -242,11 +243,6 @@ func newChecker(spec *ebpf.CollectionSpec, renames map[string]string, o Options)
 	return c
 }
 
-func isDataSection(name string) bool {
-	return name == ".bss" || name == ".data" || name == ".rodata" ||
-		strings.HasPrefix(name, ".bss.") || strings.HasPrefix(name, ".data.") || strings.HasPrefix(name, ".rodata.")
-}
-
 func (c *checker) view(m int) lockView {
 	if c.views[m] == nil {
 		v := c.maps[m].view(c.kernel)
@@ -261,7 +257,7 @@ func (c *checker) view(m int) lockView {
 func (c *checker) run() {
 	c.innerLockRefusal()
 	for _, p := range c.progs {
-		if p.typ == Unspecified {
+		if p.typ == ebpf.UnspecifiedProgram {
 			c.note(fmt.Sprintf("program %q: section %q names no program type libbpf knows; the program-type rules (P) were not applied", p.name, p.section))
 		}
 		c.programRules(p)
@@ -350,7 +346,7 @@ func (c *checker) innerLockRefusal() {
 // (or a timer, wq, list or rbtree root) fails as soon as the kernel resolves the map
 // reference, whatever the program does with it.
 func (c *checker) programRules(p *progInfo) {
-	if p.typ == Extension {
+	if p.typ == ebpf.Extension {
 		// freplace programs are judged as their target's type, which the object does
 		// not say (it is set at load time): the P rules cannot be applied to them.
 		return
@@ -372,25 +368,25 @@ func (c *checker) programRules(p *progInfo) {
 		f.File, f.Line = p.lineOf(idx)
 		what := ""
 		switch {
-		case lv.graph && p.typ.isTracing() && c.kernel.AtLeast(6, 3):
+		case lv.graph && isTracing(p.typ) && c.kernel.AtLeast(6, 3):
 			f.Rule, what = RuleP6, "a bpf_list_head or bpf_rb_root"
 			f.Fix = "Use the list or rbtree from a TRACING (fentry, tp_btf), LSM or networking program instead."
-		case lv.anyLock() != nil && p.typ == SocketFilter:
+		case lv.anyLock() != nil && p.typ == ebpf.SocketFilter:
 			f.Rule, what = RuleP1, "a bpf_spin_lock"
 			f.Fix = "Use a cgroup_skb or tc program instead of a socket filter, or drop the lock and update the value with atomics (__sync_fetch_and_add)."
-		case lv.anyLock() != nil && p.typ.isTracing():
+		case lv.anyLock() != nil && isTracing(p.typ):
 			f.Rule, what = RuleP2, "a bpf_spin_lock"
 			f.Fix = "Attach with SEC(\"tp_btf/…\") or fentry (TRACING programs may use the lock), or drop the lock and update the value with atomics (__sync_fetch_and_add)."
 		case lv.anyLock() != nil && p.sleepable && c.kernel.Before(6, 6):
 			f.Rule, what = RuleP3, "a bpf_spin_lock"
 			f.Fix = "Use a non-sleepable section (without \".s\") or target kernel 6.6+, where sleepable programs may use the lock."
-		case lv.timer && p.typ.isTracing() && c.kernel.Before(7, 0):
+		case lv.timer && isTracing(p.typ) && c.kernel.Before(7, 0):
 			f.Rule, what = RuleP4, "a bpf_timer"
 			f.Fix = "Use the timer from a TRACING (fentry, tp_btf) or networking program, or keep it in a map no tracing program references."
-		case lv.wq && p.typ.isTracing() && c.kernel.AtLeast(6, 10) && c.kernel.Before(7, 0):
+		case lv.wq && isTracing(p.typ) && c.kernel.AtLeast(6, 10) && c.kernel.Before(7, 0):
 			f.Rule, what = RuleP5, "a bpf_wq"
 			f.Fix = "Use the work queue from a TRACING (fentry, tp_btf) or networking program, or keep it in a map no tracing program references."
-		case lv.lock != nil && p.typ == Tracing && futureTracing(p.kind):
+		case lv.lock != nil && p.typ == ebpf.Tracing && futureTracing(p.kind):
 			f.Rule, f.Severity, what = RuleP2, SeverityWarning, "a bpf_spin_lock"
 			f.Message = fmt.Sprintf("%s uses %s, whose value holds a bpf_spin_lock (%s): the %s kernel allows this, but upstream work (2026) prepares to add %s to the kernel's list of tracing programs, which then fail with %q; a bpf_res_spin_lock is the lock such programs move to",
 				p.label(), m.describe(), lv.lock.path, c.kernel, p.kind, wordsP2)
@@ -572,7 +568,7 @@ func (m *mapInfo) lockPaths() string {
 // progInfo is one program, flattened with its subprograms as libbpf loads it.
 type progInfo struct {
 	name, section string
-	typ           ProgramType
+	typ           ebpf.ProgramType
 	kind          string
 	sleepable     bool
 	insns         asm.Instructions
@@ -590,7 +586,7 @@ type progInfo struct {
 	lastLine      map[int]int // function entry → its last source line (the closing brace)
 }
 
-func newProgInfo(ps *ebpf.ProgramSpec, types map[string]ProgramType) *progInfo {
+func newProgInfo(ps *ebpf.ProgramSpec, types map[string]ebpf.ProgramType) *progInfo {
 	sec := parseSection(ps.SectionName)
 	n := len(ps.Instructions)
 	p := &progInfo{
@@ -699,11 +695,11 @@ func (p *progInfo) lineOf(idx int) (string, int) {
 
 // label names the program for messages: `program "handle_tp" (tracepoint)`.
 func (p *progInfo) label() string {
-	t := p.typ.String()
-	if p.typ == Tracing && p.kind != "" {
+	t := progTypeName(p.typ)
+	if p.typ == ebpf.Tracing && p.kind != "" {
 		t = p.kind
 	}
-	if p.sleepable && p.typ != Syscall {
+	if p.sleepable && p.typ != ebpf.Syscall {
 		t += ", sleepable"
 	}
 	return fmt.Sprintf("program %q (%s)", p.name, t)

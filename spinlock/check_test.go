@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/cilium/ebpf"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,10 +132,10 @@ func TestReportErrAndErrorsAs(t *testing.T) {
 func TestProgramTypesOverride(t *testing.T) {
 	elf := readCorpusObject(t, "p_progtype.bpf.o")
 	for _, tc := range []struct {
-		typ  ProgramType
+		typ  ebpf.ProgramType
 		want bool
-	}{{Tracepoint, true}, {XDP, false}, {Tracing, false}, {SocketFilter, true}} {
-		rep, err := Check(elf, &Options{Kernel: v6_18, ProgramTypes: map[string]ProgramType{"tp_lock": tc.typ}})
+	}{{ebpf.TracePoint, true}, {ebpf.XDP, false}, {ebpf.Tracing, false}, {ebpf.SocketFilter, true}} {
+		rep, err := Check(elf, &Options{Kernel: v6_18, ProgramTypes: map[string]ebpf.ProgramType{"tp_lock": tc.typ}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,19 +222,19 @@ func TestFindingJSON(t *testing.T) {
 
 func TestParseSection(t *testing.T) {
 	for sec, want := range map[string]sectionInfo{
-		"tp/syscalls/sys_enter_write": {typ: Tracepoint, kind: "tp"},
-		"?tc":                         {typ: SchedCLS, kind: "tc"},
-		"socket":                      {typ: SocketFilter, kind: "socket"},
-		"uprobe.s/bin:f":              {typ: Kprobe, sleepable: true, kind: "uprobe"},
-		"fentry.s/do_sys_open":        {typ: Tracing, sleepable: true, kind: "fentry"},
-		"syscall":                     {typ: Syscall, sleepable: true, kind: "syscall"},
-		"raw_tp.w/sched_switch":       {typ: RawTracepointWritable, kind: "raw_tp.w"},
-		"cgroup/skb":                  {typ: CgroupSKB, kind: "cgroup/skb"},
-		"cgroup/connect4":             {typ: CgroupSockAddr, kind: "cgroup/connect4"},
-		"xdp.frags/devmap":            {typ: XDP, kind: "xdp.frags"},
-		"freplace/f":                  {typ: Extension, kind: "freplace"},
-		"perf_event":                  {typ: PerfEvent, kind: "perf_event"},
-		".text":                       {typ: Unspecified, kind: ".text"},
+		"tp/syscalls/sys_enter_write": {typ: ebpf.TracePoint, kind: "tp"},
+		"?tc":                         {typ: ebpf.SchedCLS, kind: "tc"},
+		"socket":                      {typ: ebpf.SocketFilter, kind: "socket"},
+		"uprobe.s/bin:f":              {typ: ebpf.Kprobe, sleepable: true, kind: "uprobe"},
+		"fentry.s/do_sys_open":        {typ: ebpf.Tracing, sleepable: true, kind: "fentry"},
+		"syscall":                     {typ: ebpf.Syscall, sleepable: true, kind: "syscall"},
+		"raw_tp.w/sched_switch":       {typ: ebpf.RawTracepointWritable, kind: "raw_tp.w"},
+		"cgroup/skb":                  {typ: ebpf.CGroupSKB, kind: "cgroup/skb"},
+		"cgroup/connect4":             {typ: ebpf.CGroupSockAddr, kind: "cgroup/connect4"},
+		"xdp.frags/devmap":            {typ: ebpf.XDP, kind: "xdp.frags/devmap"},
+		"freplace/f":                  {typ: ebpf.Extension, kind: "freplace"},
+		"perf_event":                  {typ: ebpf.PerfEvent, kind: "perf_event"},
+		".text":                       {typ: ebpf.UnspecifiedProgram, kind: ".text"},
 	} {
 		if got := parseSection(sec); got != want {
 			t.Errorf("parseSection(%q) = %+v, want %+v", sec, got, want)

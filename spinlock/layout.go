@@ -4,9 +4,10 @@ package spinlock
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // fieldKind is a special kernel type that may sit in a map value.
@@ -26,17 +27,13 @@ const (
 )
 
 // kindNames are the struct names the kernel recognises special fields by.
-var kindNames = map[string]fieldKind{
-	"bpf_spin_lock":     kindLock,
-	"bpf_timer":         kindTimer,
-	"bpf_wq":            kindWq,
-	"bpf_list_head":     kindListHead,
-	"bpf_rb_root":       kindRbRoot,
-	"bpf_res_spin_lock": kindResLock,
-	"bpf_list_node":     kindListNode,
-	"bpf_rb_node":       kindRbNode,
-	"bpf_refcount":      kindRefcount,
-}
+var kindNames = func() map[string]fieldKind {
+	m := make(map[string]fieldKind)
+	for n, k := range sys.FieldKinds {
+		m[n] = fromSys[k]
+	}
+	return m
+}()
 
 func (k fieldKind) String() string {
 	if k == kindKptr {
@@ -70,135 +67,27 @@ type field struct {
 	target *btf.Struct
 }
 
-// Bounds on what a (possibly hostile) BTF can make the scan do.
-const (
-	maxScanDepth  = 16
-	maxScanFields = 4096
-)
-
-// scanFields lists the special members of a value type: for a struct its members (and,
-// recursively, members of struct members), for a DATASEC its variables.
+// scanFields lists the special members of a value type (a struct, or a DATASEC's
+// variables) with internal/sys's finder, which the maps package shares.
 func scanFields(value btf.Type) []field {
-	s := &scanner{}
-	switch t := btf.UnderlyingType(value).(type) {
-	case *btf.Datasec:
-		for _, vsi := range t.Vars {
-			v, ok := vsi.Type.(*btf.Var)
-			if !ok {
-				continue
-			}
-			s.tags = v.Tags
-			s.member(v.Type, vsi.Offset, 0, v.Name, false)
-		}
-	case *btf.Struct:
-		s.members(t, 0, 0, t.Name)
-	}
-	return s.out
-}
-
-type scanner struct {
-	out   []field
-	steps int
-	tags  []string // BTF decl tags of the member being looked at
-}
-
-func (s *scanner) members(st *btf.Struct, base uint32, depth int, path string) {
-	for _, m := range st.Members {
-		if m.Offset%8 != 0 || m.BitfieldSize != 0 {
-			continue
-		}
-		s.tags = m.Tags
-		s.member(m.Type, base+uint32(m.Offset/8), depth, path+"."+m.Name, false)
-	}
-}
-
-// member looks at a member of type t at byte offset off; depth counts enclosing struct
-// members (0: a direct member of the value).
-func (s *scanner) member(t btf.Type, off uint32, depth int, path string, inArray bool) {
-	s.memberW(t, off, depth, path, inArray, false)
-}
-
-// memberW is member with wrapped: an enclosing member was declared through a typedef or
-// qualifier, which the kernel does not look through.
-func (s *scanner) memberW(t btf.Type, off uint32, depth int, path string, inArray, wrapped bool) {
-	s.steps++
-	if s.steps > maxScanFields || depth > maxScanDepth {
-		return
-	}
-	_, direct := t.(*btf.Struct)
-	_, isArray := t.(*btf.Array)
-	wrapped = wrapped || (!direct && !isArray)
-	switch u := btf.UnderlyingType(t).(type) {
-	case *btf.Struct:
-		if k, ok := kindNames[u.Name]; ok {
-			f := field{kind: k, off: off, nested: depth > 0, array: inArray, path: path, wrapped: wrapped}
-			if k.isGraphRoot() {
-				f.contains, f.node = containsTag(s.tags)
-			}
-			s.out = append(s.out, f)
-			return
-		}
-		for _, m := range u.Members {
-			if m.Offset%8 != 0 || m.BitfieldSize != 0 {
-				continue
-			}
-			s.tags = m.Tags
-			s.memberW(m.Type, off+uint32(m.Offset/8), depth+1, path+"."+m.Name, inArray, wrapped)
-		}
-	case *btf.Pointer:
-		if target, ok := kptrTarget(u); ok {
-			s.out = append(s.out, field{kind: kindKptr, off: off, nested: depth > 0, array: inArray, path: path, target: target})
-		}
-	case *btf.Array:
-		if elem, ok := u.Type.(*btf.Struct); ok {
-			s.memberW(elem, off, depth, path+"[0]", inArray || u.Nelems != 1, wrapped)
-		} else if _, ok := btf.UnderlyingType(u.Type).(*btf.Struct); ok {
-			s.memberW(u.Type, off, depth, path+"[0]", inArray || u.Nelems != 1, true)
-		}
-	}
-}
-
-// containsTag reads a __contains(type, node) decl tag: "contains:type:node".
-func containsTag(tags []string) (typ, node string) {
-	for _, t := range tags {
-		rest, ok := strings.CutPrefix(t, "contains:")
+	sf := sys.SpecialFields(value)
+	out := make([]field, 0, len(sf))
+	for _, f := range sf {
+		k, ok := fromSys[f.Kind]
 		if !ok {
 			continue
 		}
-		typ, node, _ = strings.Cut(rest, ":")
-		return typ, node
+		out = append(out, field{kind: k, off: f.Offset, nested: f.Nested, array: f.InArray, wrapped: f.Wrapped,
+			path: f.Path, contains: f.Contains, node: f.Node, target: f.Target})
 	}
-	return "", ""
+	return out
 }
 
-// kptrTarget reports whether p is a pointer tagged __kptr (btf_type_tag("kptr"), clang
-// 15+) and the struct it points to.
-func kptrTarget(p *btf.Pointer) (*btf.Struct, bool) {
-	tagged := false
-	t := p.Target
-	for range maxScanDepth {
-		switch tt := t.(type) {
-		case *btf.TypeTag:
-			if tt.Value == "kptr" || tt.Value == "kptr_untrusted" || tt.Value == "percpu_kptr" {
-				tagged = true
-			}
-			t = tt.Type
-			continue
-		case *btf.Const:
-			t = tt.Type
-			continue
-		case *btf.Volatile:
-			t = tt.Type
-			continue
-		case *btf.Typedef:
-			t = tt.Type
-			continue
-		case *btf.Struct:
-			return tt, tagged
-		}
-		break
-	}
-	return nil, false
+// fromSys maps internal/sys's field kinds to the check's.
+var fromSys = map[sys.FieldKind]fieldKind{
+	sys.SpinLock: kindLock, sys.Timer: kindTimer, sys.Workqueue: kindWq, sys.ListHead: kindListHead,
+	sys.RBRoot: kindRbRoot, sys.ResSpinLock: kindResLock, sys.ListNode: kindListNode,
+	sys.RBNode: kindRbNode, sys.Refcount: kindRefcount, sys.Kptr: kindKptr,
 }
 
 // btfRefusal reports whether a 6.2+ kernel refuses the object's BTF as a whole: when it

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfkit/bpfkit/internal/testutil"
 	"github.com/bpfkit/bpfkit/loader"
 	"github.com/bpfkit/bpfkit/spinlock"
@@ -207,7 +209,7 @@ func warnings(log string) string {
 //
 // On a kernel other than the manifest's (sameKernel false), an object that declares a kfunc
 // the kernel lacks cannot load at all: the verdict's lacks names the kfunc.
-func loadAlone(t *testing.T, name string, elf []byte, prog string, sameKernel bool) (kernelVerdict, map[string]spinlock.ProgramType) {
+func loadAlone(t *testing.T, name string, elf []byte, prog string, sameKernel bool) (kernelVerdict, map[string]ebpf.ProgramType) {
 	t.Helper()
 	var libbpfLog bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&libbpfLog, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -220,10 +222,10 @@ func loadAlone(t *testing.T, name string, elf []byte, prog string, sameKernel bo
 			t.Errorf("close %s: %v", name, err)
 		}
 	}()
-	types := map[string]spinlock.ProgramType{}
+	types := map[string]ebpf.ProgramType{}
 	found := false
 	for _, p := range o.Programs() {
-		types[p.Name()] = spinlock.ProgramType(p.Type())
+		types[p.Name()] = p.Type()
 		on := p.Name() == prog
 		found = found || on
 		if err := p.SetAutoload(on); err != nil {
