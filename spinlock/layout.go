@@ -47,8 +47,6 @@ func (k fieldKind) String() string {
 	return "?"
 }
 
-// isGraphRoot: a bpf_list_head or bpf_rb_root, which a lock in the same value guards.
-func (k fieldKind) isGraphRoot() bool { return k == kindListHead || k == kindRbRoot }
 
 // field is one special member found in a value type, wherever it sits.
 type field struct {

@@ -19,7 +19,7 @@ func TestNothingToCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !!objfile.MentionsLocks(mustOpenELF(t, minimal)) {
+	if objfile.MentionsLocks(mustOpenELF(t, minimal)) {
 		t.Error("minimal.bpf.o has no lock, timer or lock call, yet the scan asks for analysis")
 	}
 	objs, _ := filepath.Glob(filepath.Join(corpusDir, "*.bpf.o"))
