@@ -47,7 +47,6 @@ func (k fieldKind) String() string {
 	return "?"
 }
 
-
 // field is one special member found in a value type, wherever it sits.
 type field struct {
 	kind   fieldKind
