@@ -260,34 +260,22 @@ func rangeOf(v value, facts []fact, w32, ne bool) (r srange) {
 	return r.normal()
 }
 
+// negated is the comparison that holds when a branch on op is not taken.
+var negated = map[asm.JumpOp]asm.JumpOp{
+	asm.JGT: asm.JLE, asm.JGE: asm.JLT, asm.JLT: asm.JGE, asm.JLE: asm.JGT,
+	asm.JSGT: asm.JSLE, asm.JSGE: asm.JSLT, asm.JSLT: asm.JSGE, asm.JSLE: asm.JSGT,
+	asm.JNE: asm.JEq, asm.JEq: asm.JNE,
+}
+
 // apply narrows r by the outcome of `value op c`.
 func (r srange) apply(op asm.JumpOp, c int64, taken bool) srange {
 	umax, smin, smax := widthBounds(r.w32)
-	if !taken { // the negation of each comparison
-		switch op {
-		case asm.JGT:
-			op = asm.JLE
-		case asm.JGE:
-			op = asm.JLT
-		case asm.JLT:
-			op = asm.JGE
-		case asm.JLE:
-			op = asm.JGT
-		case asm.JSGT:
-			op = asm.JSLE
-		case asm.JSGE:
-			op = asm.JSLT
-		case asm.JSLT:
-			op = asm.JSGE
-		case asm.JSLE:
-			op = asm.JSGT
-		case asm.JNE:
-			op = asm.JEq
-		case asm.JEq:
-			op = asm.JNE
-		default:
+	if !taken {
+		neg, ok := negated[op]
+		if !ok {
 			return r
 		}
+		op = neg
 	}
 	uc, sc := r.u(c), r.s(c)
 	empty := func() srange { r.ulo, r.uhi = 1, 0; return r }

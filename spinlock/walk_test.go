@@ -78,6 +78,20 @@ func genProgram(r *rand.Rand, n, nest int, bug genBug, at int) asm.Instructions 
 	return link(insns)
 }
 
+// plantedRules are the error rules each planted bug must produce, and nothing else.
+var plantedRules = map[genBug]string{bugNone: "", bugExit: "I6b", bugCall: "I1"}
+
+// errorRules lists the rules of a report's error findings, in order, comma-separated.
+func errorRules(rep *Report) string {
+	var errs []string
+	for _, f := range rep.Findings {
+		if f.Severity == SeverityError {
+			errs = append(errs, f.Rule)
+		}
+	}
+	return strings.Join(errs, ",")
+}
+
 func checkGenerated(t testing.TB, insns asm.Instructions) (*Report, *walker) {
 	c := newChecker(testSpec("tc", map[string]asm.Instructions{"prog": insns}), nil, Options{Kernel: v6_18, Name: "gen.bpf.o"})
 	w := newWalker(c, c.progs[0])
@@ -98,15 +112,8 @@ func TestGeneratedPrograms(t *testing.T) {
 				if w.stopped {
 					t.Fatalf("%d instructions: the walk stopped (%d steps, %d compares)", len(insns), w.steps, w.compares)
 				}
-				var errs []string
-				for _, f := range rep.Findings {
-					if f.Severity == SeverityError {
-						errs = append(errs, f.Rule)
-					}
-				}
-				want := map[genBug]string{bugNone: "", bugExit: "I6b", bugCall: "I1"}[bug]
-				if strings.Join(errs, ",") != want {
-					t.Errorf("%d instructions: errors %v, want %q: %v", len(insns), errs, want, rep.Findings)
+				if got, want := errorRules(rep), plantedRules[bug]; got != want {
+					t.Errorf("%d instructions: errors %q, want %q: %v", len(insns), got, want, rep.Findings)
 				}
 			})
 		}
@@ -153,15 +160,8 @@ func FuzzWalkGenerated(f *testing.F) {
 		if w.stopped {
 			t.Fatalf("the walk stopped on %d instructions", len(insns))
 		}
-		var errs []string
-		for _, f := range rep.Findings {
-			if f.Severity == SeverityError {
-				errs = append(errs, f.Rule)
-			}
-		}
-		want := map[genBug]string{bugNone: "", bugExit: "I6b", bugCall: "I1"}[b]
-		if strings.Join(errs, ",") != want {
-			t.Fatalf("%d stages, bug %d at %d: errors %v, want %q", n, b, int(at)%n, errs, want)
+		if got, want := errorRules(rep), plantedRules[b]; got != want {
+			t.Fatalf("%d stages, bug %d at %d: errors %q, want %q", n, b, int(at)%n, got, want)
 		}
 	})
 }
