@@ -81,8 +81,8 @@ func genProgram(r *rand.Rand, n, nest int, bug genBug, at int) asm.Instructions 
 // plantedRules are the error rules each planted bug must produce, and nothing else.
 var plantedRules = map[genBug]string{bugNone: "", bugExit: "I6b", bugCall: "I1"}
 
-// errorRules lists the rules of a report's error findings, in order, comma-separated.
-func errorRules(rep *Report) string {
+// plantedErrors lists the rules of a report's error findings, in order, comma-separated.
+func plantedErrors(rep *Report) string {
 	var errs []string
 	for _, f := range rep.Findings {
 		if f.Severity == SeverityError {
@@ -112,7 +112,7 @@ func TestGeneratedPrograms(t *testing.T) {
 				if w.stopped {
 					t.Fatalf("%d instructions: the walk stopped (%d steps, %d compares)", len(insns), w.steps, w.compares)
 				}
-				if got, want := errorRules(rep), plantedRules[bug]; got != want {
+				if got, want := plantedErrors(rep), plantedRules[bug]; got != want {
 					t.Errorf("%d instructions: errors %q, want %q: %v", len(insns), got, want, rep.Findings)
 				}
 			})
@@ -160,7 +160,7 @@ func FuzzWalkGenerated(f *testing.F) {
 		if w.stopped {
 			t.Fatalf("the walk stopped on %d instructions", len(insns))
 		}
-		if got, want := errorRules(rep), plantedRules[b]; got != want {
+		if got, want := plantedErrors(rep), plantedRules[b]; got != want {
 			t.Fatalf("%d stages, bug %d at %d: errors %q, want %q", n, b, int(at)%n, got, want)
 		}
 	})
