@@ -28,11 +28,13 @@
 set -euo pipefail
 
 # Directories neither checked nor fixed (none: every source file carries its line).
-SPDX_PENDING_DIRS=()
+SPDX_PENDING_DIRS=(
+)
 
 # Files that came from another project keep its licence (and their copyright line).
 # None today: bpf/minimal.bpf.c, once libbpf-bootstrap's, is now written by us.
-declare -A SPDX_UPSTREAM=()
+declare -A SPDX_UPSTREAM=(
+)
 
 readonly APACHE='Apache-2.0'
 readonly BPF_DUAL='(GPL-2.0-only OR BSD-2-Clause)'
