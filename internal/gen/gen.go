@@ -12,7 +12,9 @@ package gen
 import (
 	"bytes"
 	"fmt"
+	"go/ast"
 	"go/format"
+	"go/parser"
 	"go/token"
 	"path/filepath"
 	"slices"
@@ -180,15 +182,39 @@ func (sk *skeleton) generate() ([]byte, error) {
 		sk.progs = append(sk.progs, skelProg{cname: p.name, name: ps.claim(GoName(p.name)), section: p.section})
 	}
 
+	var body bytes.Buffer
+	sk.writeSkeleton(&body, mapsType, progsType)
+	for _, d := range sk.types.decls {
+		body.WriteString("\n")
+		body.WriteString(d)
+	}
+	body.WriteString(sk.types.helpers())
+	// A type that meant maps.SpinLock may have become bytes since (a lock in a packed
+	// struct): the import follows what the code refers to, not what it once did.
+	sk.types.uses["maps"] = refersTo(body.Bytes(), "maps")
 	var b bytes.Buffer
 	sk.writeHeader(&b)
-	sk.writeSkeleton(&b, mapsType, progsType)
-	for _, d := range sk.types.decls {
-		b.WriteString("\n")
-		b.WriteString(d)
-	}
-	b.WriteString(sk.types.helpers())
+	b.Write(body.Bytes())
 	return b.Bytes(), nil
+}
+
+// refersTo reports whether Go declarations src (without package clause and imports)
+// refer to package pkg: a selector pkg.X outside comments and strings.
+func refersTo(src []byte, pkg string) bool {
+	f, err := parser.ParseFile(token.NewFileSet(), "", append([]byte("package p\n"), src...), parser.SkipObjectResolution)
+	if err != nil {
+		return true // let the formatter report it, with the import in place
+	}
+	found := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok {
+			if id, ok := sel.X.(*ast.Ident); ok && id.Name == pkg {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
 }
 
 // sectionGoName: .bss → BSS, .data → Data, .rodata → Rodata, .data.counters →
