@@ -10,42 +10,22 @@ import (
 	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
-// fieldKind is a special kernel type that may sit in a map value.
-type fieldKind int
+// fieldKind is a special kernel type that may sit in a map value: internal/sys's, under
+// the short names the check's code uses.
+type fieldKind = sys.FieldKind
 
 const (
-	kindLock fieldKind = iota
-	kindTimer
-	kindWq
-	kindListHead
-	kindRbRoot
-	kindResLock
-	kindListNode
-	kindRbNode
-	kindRefcount
-	kindKptr // a pointer tagged __kptr: an allocated object stored in the value
+	kindLock     = sys.SpinLock
+	kindTimer    = sys.Timer
+	kindWq       = sys.Workqueue
+	kindListHead = sys.ListHead
+	kindRbRoot   = sys.RBRoot
+	kindResLock  = sys.ResSpinLock
+	kindListNode = sys.ListNode
+	kindRbNode   = sys.RBNode
+	kindRefcount = sys.Refcount
+	kindKptr     = sys.Kptr // a pointer tagged __kptr: an allocated object stored in the value
 )
-
-// kindNames are the struct names the kernel recognises special fields by.
-var kindNames = func() map[string]fieldKind {
-	m := make(map[string]fieldKind)
-	for n, k := range sys.FieldKinds {
-		m[n] = fromSys[k]
-	}
-	return m
-}()
-
-func (k fieldKind) String() string {
-	if k == kindKptr {
-		return "kptr"
-	}
-	for n, v := range kindNames {
-		if v == k {
-			return n
-		}
-	}
-	return "?"
-}
 
 // field is one special member found in a value type, wherever it sits.
 type field struct {
@@ -70,21 +50,10 @@ func scanFields(value btf.Type) []field {
 	sf := sys.SpecialFields(value)
 	out := make([]field, 0, len(sf))
 	for _, f := range sf {
-		k, ok := fromSys[f.Kind]
-		if !ok {
-			continue
-		}
-		out = append(out, field{kind: k, off: f.Offset, nested: f.Nested, array: f.InArray, wrapped: f.Wrapped,
+		out = append(out, field{kind: f.Kind, off: f.Offset, nested: f.Nested, array: f.InArray, wrapped: f.Wrapped,
 			path: f.Path, contains: f.Contains, node: f.Node, target: f.Target})
 	}
 	return out
-}
-
-// fromSys maps internal/sys's field kinds to the check's.
-var fromSys = map[sys.FieldKind]fieldKind{
-	sys.SpinLock: kindLock, sys.Timer: kindTimer, sys.Workqueue: kindWq, sys.ListHead: kindListHead,
-	sys.RBRoot: kindRbRoot, sys.ResSpinLock: kindResLock, sys.ListNode: kindListNode,
-	sys.RBNode: kindRbNode, sys.Refcount: kindRefcount, sys.Kptr: kindKptr,
 }
 
 // btfRefusal reports whether a 6.2+ kernel refuses the object's BTF as a whole: when it

@@ -5,11 +5,13 @@ package spinlock
 import (
 	"debug/elf"
 	"errors"
-	"github.com/bpfkit/bpfkit/internal/objfile"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/bpfkit/bpfkit/internal/objfile"
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // TestNothingToCheck: the raw-bytes scan lets an object without locks skip the analysis,
@@ -51,7 +53,7 @@ func mustOpenELF(t *testing.T, b []byte) *elf.File {
 
 // TestLockTypeNames: the raw scan looks for every special type the check knows.
 func TestLockTypeNames(t *testing.T) {
-	for name := range kindNames {
+	for name := range sys.FieldKinds {
 		if !slices.Contains(objfile.LockTypeNames, name) {
 			t.Errorf("objfile.LockTypeNames lacks %q: an object with only that type would skip the check", name)
 		}
