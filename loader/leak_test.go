@@ -6,20 +6,25 @@ import (
 	"os"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bpfkit/bpfkit/bpf"
 	"github.com/bpfkit/bpfkit/loader"
 )
 
-// TestNoLeaksOver200Cycles runs the whole lifecycle 200 times and checks that the
-// process's open fds are as they were and that none of the 200 programs it loaded is
-// still in the kernel. (Other processes may load programs meanwhile, so the test
-// follows its own programs by ID rather than counting the kernel's.)
+// TestNoLeaksOver200Cycles runs the whole lifecycle 200 times and checks that nothing
+// of it outlives Close: the process's open fds and its mappings of BPF maps are as they
+// were, and none of the 200 programs, of their maps or of their links is still in the
+// kernel. (Other processes may load programs meanwhile, so the test follows its own
+// objects by ID rather than counting the kernel's.) Each cycle also checks that the
+// counts it compares move while the object is open, so that they can catch a leak.
 func TestNoLeaksOver200Cycles(t *testing.T) {
 	open(t, "minimal.bpf.o", bpf.Minimal, nil).Close() // privilege check, warm-up
 
-	fdsBefore := openFDs(t)
-	var ids []uint32
+	fdsBefore, mappingsBefore := openFDs(t), bpfMappings(t)
+	var progs, maps, links []uint32
 	for i := range 200 {
 		obj, err := loader.OpenBytes("minimal.bpf.o", bpf.Minimal, nil)
 		if err != nil {
@@ -43,7 +48,35 @@ func TestNoLeaksOver200Cycles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, programID(t, fd))
+		progs = append(progs, programID(t, fd))
+		if len(obj.Maps()) == 0 {
+			t.Fatalf("cycle %d: the object has no maps", i)
+		}
+		for _, m := range obj.Maps() {
+			fd, err := m.FD()
+			if err != nil {
+				t.Fatalf("cycle %d: map %s: %v", i, m.Name(), err)
+			}
+			maps = append(maps, mapID(t, fd))
+		}
+		if len(obj.Links()) != 1 {
+			t.Fatalf("cycle %d: %d links, want 1", i, len(obj.Links()))
+		}
+		for _, l := range obj.Links() {
+			info, err := l.Info()
+			if err != nil || info.ID == 0 {
+				t.Fatalf("cycle %d: link info: %+v, %v", i, info, err)
+			}
+			links = append(links, info.ID)
+		}
+		if i == 0 {
+			if n := bpfMappings(t); n <= mappingsBefore {
+				t.Fatalf("with the .bss mapped, %d mappings of BPF maps (%d before): the count cannot see a leak", n, mappingsBefore)
+			}
+			if n := openFDs(t); n <= fdsBefore {
+				t.Fatalf("with an object loaded, %d open fds (%d before): the count cannot see a leak", n, fdsBefore)
+			}
+		}
 		if err := obj.Close(); err != nil {
 			t.Fatalf("cycle %d: close: %v", i, err)
 		}
@@ -51,24 +84,56 @@ func TestNoLeaksOver200Cycles(t *testing.T) {
 	if after := openFDs(t); after != fdsBefore {
 		t.Errorf("open fds: %d before, %d after 200 cycles", fdsBefore, after)
 	}
-	// The kernel frees a program when its last reference goes; a perf-event link may
-	// drop its reference from deferred work, so allow it a moment.
+	if after := bpfMappings(t); after != mappingsBefore {
+		t.Errorf("mappings of BPF maps: %d before, %d after 200 cycles", mappingsBefore, after)
+	}
+	// The kernel frees a program, map or link when its last reference goes; a
+	// perf-event link may drop its reference from deferred work, so allow a moment.
 	deadline := time.Now().Add(5 * time.Second)
-	for _, id := range ids {
-		for programExists(t, id) {
-			if time.Now().After(deadline) {
-				t.Fatalf("program ID %d is still loaded 5s after its object was closed", id)
+	for _, kind := range []struct {
+		what   string
+		ids    []uint32
+		exists func(testing.TB, uint32) bool
+	}{
+		{"link", links, linkExists},
+		{"program", progs, programExists},
+		{"map", maps, mapExists},
+	} {
+		for _, id := range kind.ids {
+			for kind.exists(t, id) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s ID %d is still in the kernel 5s after its object was closed", kind.what, id)
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	t.Logf("%d programs, %d maps and %d links created and freed; fds %d, mappings %d", len(progs), len(maps), len(links), fdsBefore, mappingsBefore)
+}
+
+// linkExists reports whether a link with this ID is still in the kernel
+// (BPF_LINK_GET_FD_BY_ID).
+func linkExists(tb testing.TB, id uint32) bool {
+	tb.Helper()
+	const bpfLinkGetFDByID = 30
+	attr := struct{ id, next, flags uint32 }{id: id}
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, bpfLinkGetFDByID, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	switch errno {
+	case 0:
+		unix.Close(int(fd))
+		return true
+	case unix.ENOENT:
+		return false
+	}
+	tb.Fatalf("BPF_LINK_GET_FD_BY_ID %d: %v", id, errno)
+	return false
 }
 
 // TestNoLeakOnFailedLoad: an object whose load fails releases its maps and fds.
 func TestNoLeakOnFailedLoad(t *testing.T) {
 	elf := testObject(t, "verifier.bpf.o")
 	open(t, "verifier.bpf.o", elf, nil).Close()
-	fdsBefore := openFDs(t)
+	fdsBefore, mappingsBefore := openFDs(t), bpfMappings(t)
 	for range 20 {
 		obj, err := loader.OpenBytes("verifier.bpf.o", elf, &loader.Options{Logger: discardLogger()})
 		if err != nil {
@@ -83,5 +148,8 @@ func TestNoLeakOnFailedLoad(t *testing.T) {
 	}
 	if after := openFDs(t); after != fdsBefore {
 		t.Errorf("open fds: %d before, %d after 20 failed loads", fdsBefore, after)
+	}
+	if after := bpfMappings(t); after != mappingsBefore {
+		t.Errorf("mappings of BPF maps: %d before, %d after 20 failed loads", mappingsBefore, after)
 	}
 }
