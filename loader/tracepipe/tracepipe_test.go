@@ -3,13 +3,17 @@
 package tracepipe_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,6 +69,15 @@ func traceInstance(t *testing.T) *tracepipe.Pipe {
 // instance it created.
 func TestCancel(t *testing.T) {
 	tp := traceInstance(t)
+	dir := tp.Instance()
+	if fi, err := os.Stat(filepath.Join(dir, "trace_pipe")); err != nil || filepath.Base(filepath.Dir(dir)) != "instances" ||
+		!strings.HasPrefix(filepath.Base(dir), fmt.Sprintf("bpfkit-%d-", os.Getpid())) || !strings.HasSuffix(dir, "-test") {
+		t.Fatalf("instance %q: %v, %v; want instances/bpfkit-%d-START-N-test with a trace_pipe", dir, fi, err, os.Getpid())
+	}
+	enabled, err := os.ReadFile(filepath.Join(dir, "events", "bpf_trace", "bpf_trace_printk", "enable"))
+	if err != nil || strings.TrimSpace(string(enabled)) != "1" {
+		t.Fatalf("bpf_trace_printk in the instance: enable = %q, %v; want 1", enabled, err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -88,12 +101,90 @@ func TestCancel(t *testing.T) {
 	if err := tp.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("instance %s still there after Close: %v", dir, err)
+	}
 	if err := tp.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
 	if _, err := tp.Read(context.Background()); !errors.Is(err, tracepipe.ErrClosed) {
 		t.Fatalf("Read after Close: %v", err)
 	}
+	if err := (*tracepipe.Pipe)(nil).Close(); err != nil {
+		t.Fatalf("Close of a nil Pipe: %v", err)
+	}
+}
+
+// TestLeakedPipe: a Pipe dropped without Close is reported when it is collected, with
+// where it was opened, and its file is closed and its instance removed then.
+func TestLeakedPipe(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	var buf syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	fdsBefore := openFDs(t)
+	dir := func() string {
+		tp, err := tracepipe.Open(&tracepipe.Options{Instance: "leaked"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tp.Instance()
+	}()
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(buf.String(), "tracepipe.Pipe") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no leak report 5s after the Pipe became unreachable; log: %q", buf.String())
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, w := range []string{"garbage collected without Close", filepath.Base(dir), "tracepipe_test.go:"} {
+		if !strings.Contains(buf.String(), w) {
+			t.Errorf("leak report %q does not mention %q", buf.String(), w)
+		}
+	}
+	// The report comes first, then the release.
+	for _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist); _, err = os.Stat(dir) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the leaked Pipe's instance %s is still there: %v", dir, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after := openFDs(t); after != fdsBefore {
+		t.Errorf("the leaked Pipe's descriptors were not closed: %d before, %d after", fdsBefore, after)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the cleanup goroutine that logs into it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }
 
 // TestCloseWakesRead is issue 10's third finding: Close from another goroutine, while
