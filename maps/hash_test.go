@@ -199,8 +199,8 @@ func TestHashBatch(t *testing.T) {
 		keys[i] = uint32(i)
 		vals[i] = plain{A: uint64(i), B: uint32(i) * 2}
 	}
-	if _, err := h.BatchUpdate(keys, vals[:1]); err == nil {
-		t.Fatal("BatchUpdate with fewer values than keys accepted")
+	if _, err := h.BatchUpdate(keys, vals[:1]); err == nil || err.Error() != `batch update in map "h_plain": 1000 keys and 1 values` {
+		t.Fatalf("BatchUpdate with fewer values than keys: %v", err)
 	}
 	c, err := h.BatchUpdate(keys, vals)
 	if err != nil || c != n {
@@ -235,12 +235,12 @@ func TestHashBatch(t *testing.T) {
 		t.Fatalf("BatchLookup on a done cursor = %d, %v", m, err)
 	}
 	_, err = h.BatchLookup(nil, kb, vb)
-	if err == nil {
-		t.Fatal("nil cursor accepted")
+	if err == nil || err.Error() != `batch lookup in map "h_plain": nil cursor` {
+		t.Fatalf("BatchLookup with a nil cursor: %v", err)
 	}
 	_, err = h.BatchLookup(new(bmaps.Cursor), kb, vb[:1])
-	if err == nil {
-		t.Fatal("fewer values than keys accepted")
+	if err == nil || err.Error() != `batch lookup in map "h_plain": 64 keys but room for 1 values` {
+		t.Fatalf("BatchLookup with fewer values than keys: %v", err)
 	}
 	// A batch of one entry: 1000 keys in 1024 buckets collide somewhere, and a bucket
 	// holding two entries does not fit.
