@@ -4,6 +4,8 @@ package loader_test
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -152,4 +154,73 @@ func TestNoLeakOnFailedLoad(t *testing.T) {
 	if after := bpfMappings(t); after != mappingsBefore {
 		t.Errorf("mappings of BPF maps: %d before, %d after 20 failed loads", mappingsBefore, after)
 	}
+}
+
+// TestOpenHoldsNoFD: an object that is only opened, from OpenBytes or from Open(path),
+// holds no descriptor of its file (libbpf opens a C copy of the bytes,
+// docs/ARCHITECTURE.md), only libbpf's placeholder descriptor of each of its maps, and
+// Close frees those.
+func TestOpenHoldsNoFD(t *testing.T) {
+	path := filepath.Join("..", "bpf", "minimal.bpf.o")
+	if o, err := loader.Open(path, nil); err != nil { // warm-up
+		t.Fatal(err)
+	} else {
+		o.Close()
+	}
+	const placeholder = "/memfd:libbpf-placeholder-fd"
+	before := fdTargets(t)
+	var objs []*loader.Object
+	maps := 0
+	for i := range 20 {
+		var o *loader.Object
+		var err error
+		if i%2 == 0 {
+			o, err = loader.OpenBytes("minimal.bpf.o", bpf.Minimal, nil)
+		} else {
+			o, err = loader.Open(path, nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, o)
+		maps += len(o.Maps())
+	}
+	held := 0
+	for fd, target := range fdTargets(t) {
+		if _, ok := before[fd]; ok {
+			continue
+		}
+		if !strings.HasPrefix(target, placeholder) {
+			t.Errorf("an open object holds fd %s: %s", fd, target)
+		}
+		held++
+	}
+	if held != maps {
+		t.Errorf("20 open objects with %d maps hold %d placeholder descriptors", maps, held)
+	}
+	for _, o := range objs {
+		if err := o.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := fdTargets(t); len(after) != len(before) {
+		t.Errorf("open fds: %d before, %d after closing 20 objects: %v", len(before), len(after), after)
+	}
+}
+
+// fdTargets returns the process's open descriptors and what each refers to.
+func fdTargets(t *testing.T) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := map[string]string{}
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err == nil { // ReadDir's own is closed by now
+			fds[e.Name()] = target
+		}
+	}
+	return fds
 }
