@@ -64,3 +64,34 @@ func TestVersionBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// TestUncheckedVersionWarns: a kernel outside 6.1–6.18 gets one warning saying the rules
+// were not checked against it (docs/SPINLOCK.md), and the ends of the range get none.
+func TestUncheckedVersionWarns(t *testing.T) {
+	elf := readCorpusObject(t, "m_storage.bpf.o") // breaks no rule
+	for _, tt := range []struct {
+		v    Version
+		warn bool
+	}{{Version{5, 15}, true}, {Version{6, 0}, true}, {v6_1, false}, {v6_18, false}, {Version{6, 19}, true}, {Version{7, 0}, true}} {
+		rep, err := Check(elf, &Options{Kernel: tt.v, Name: "m_storage.bpf.o"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		if tt.warn {
+			want = 1
+		}
+		if len(rep.Findings) != want {
+			t.Errorf("kernel %s: %d findings, want %d: %v", tt.v, len(rep.Findings), want, rep.Findings)
+			continue
+		}
+		if !tt.warn {
+			continue
+		}
+		f := rep.Findings[0]
+		words := "kernel " + tt.v.String() + " may be judged differently: the rules were checked against kernels 6.1 to 6.18"
+		if f.Severity != SeverityWarning || f.Rule != "" || !strings.Contains(f.Message, words) || rep.Err() != nil {
+			t.Errorf("kernel %s: %+v, want a warning without a rule saying %q", tt.v, f, words)
+		}
+	}
+}
