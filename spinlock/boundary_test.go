@@ -95,3 +95,34 @@ func TestUncheckedVersionWarns(t *testing.T) {
 		}
 	}
 }
+
+// TestExitFindingLines: an I6/I6b finding points at the last statement its path ran
+// before the exit (docs/SPINLOCK.md), on 6.12 (I6) and 6.18 (I6b) alike: here the
+// statement before the function's shared return, and the branch that skipped the unlock.
+func TestExitFindingLines(t *testing.T) {
+	for _, tt := range []struct{ object, program, stmt string }{
+		{"i_insn.bpf.o", "exit_locked", "v->val++;"},
+		{"i_insn.bpf.o", "unlock_one_branch", "if (skb->len & 1)"},
+		{"i_paths.bpf.o", "correlated_reload", "if (*(volatile __u32 *)&skb->len & 1)"},
+	} {
+		for _, v := range []Version{v6_12, v6_18} {
+			rep, err := Check(readCorpusObject(t, tt.object), &Options{Kernel: v, Name: tt.object})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var exit *Finding
+			for i, f := range rep.Findings {
+				if f.Program == tt.program && (f.Rule == RuleI6 || f.Rule == RuleI6b) {
+					exit = &rep.Findings[i]
+				}
+			}
+			if exit == nil {
+				t.Errorf("%s/%s under %s: no I6/I6b finding: %v", tt.object, tt.program, v, rep.Findings)
+				continue
+			}
+			if l := sourceLine(t, exit.File, exit.Line); strings.TrimSpace(l) != tt.stmt {
+				t.Errorf("%s/%s under %s: %s points at %s:%d %q, want the line %q", tt.object, tt.program, v, exit.Rule, exit.File, exit.Line, l, tt.stmt)
+			}
+		}
+	}
+}
