@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/bpfkit/bpfkit/internal/testutil"
 	"github.com/bpfkit/bpfkit/loader/tracepipe"
 )
@@ -322,4 +324,58 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("record %+v not from line %q", r, line)
 		}
 	})
+}
+
+// TestMountsTracefs: where tracefs is not mounted, Open mounts it (DESIGN.md: the
+// library mounts it itself, or says exactly what to run), and with NoMount it says what
+// to run. The test unmounts tracefs in a mount namespace of its own thread, so nothing
+// else on the machine sees it.
+func TestMountsTracefs(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread leaves with its mount namespace when this ends.
+		runtime.LockOSThread()
+		errc <- func() error {
+			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+				return fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return fmt.Errorf("making / private: %w", err)
+			}
+			for _, dir := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+				for unix.Unmount(dir, unix.MNT_DETACH) == nil {
+				}
+				if _, err := os.Stat(filepath.Join(dir, "trace_pipe")); err == nil {
+					return fmt.Errorf("%s still has a trace_pipe after unmounting", dir)
+				}
+			}
+			_, err := tracepipe.Open(&tracepipe.Options{NoMount: true})
+			const how = "mount -t tracefs tracefs /sys/kernel/tracing"
+			if err == nil || !strings.Contains(err.Error(), "tracefs is not mounted") || !strings.Contains(err.Error(), how) {
+				return fmt.Errorf("Open with NoMount and no tracefs: %v, want an error saying to run %q", err, how)
+			}
+			p, err := tracepipe.Open(nil)
+			if err != nil {
+				return fmt.Errorf("Open without tracefs: %w", err)
+			}
+			if err := p.Close(); err != nil {
+				return err
+			}
+			mounts, err := os.ReadFile("/proc/thread-self/mounts")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(string(mounts), "tracefs /sys/kernel/tracing tracefs") {
+				return fmt.Errorf("Open did not mount tracefs on /sys/kernel/tracing:\n%s", mounts)
+			}
+			return nil
+		}()
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/sys/kernel/tracing/trace_pipe"); err != nil {
+		t.Fatalf("tracefs gone outside the test's mount namespace: %v", err)
+	}
 }
