@@ -245,7 +245,12 @@ func TestHashBatch(t *testing.T) {
 	// A batch of one entry: 1000 keys in 1024 buckets collide somewhere, and a bucket
 	// holding two entries does not fit.
 	var one bmaps.Cursor
-	for err = nil; err == nil && !one.Done(); _, err = h.BatchLookup(&one, kb[:1], vb[:1]) {
+	err = nil
+	for walked := 0; err == nil && !one.Done(); walked++ {
+		if walked > 2000 {
+			t.Fatal("the batch walk does not end")
+		}
+		_, err = h.BatchLookup(&one, kb[:1], vb[:1])
 	}
 	if !errors.Is(err, unix.ENOSPC) {
 		t.Fatalf("walking with a 1-entry batch: %v, want ENOSPC", err)
@@ -260,7 +265,10 @@ func TestHashBatch(t *testing.T) {
 
 	left := 0
 	cur.Reset()
-	for !cur.Done() {
+	for walked := 0; !cur.Done(); walked++ {
+		if walked > 1000 {
+			t.Fatal("the batch walk does not end")
+		}
 		m, err := h.BatchLookupAndDelete(&cur, kb, vb)
 		if err != nil {
 			t.Fatal(err)

@@ -222,7 +222,10 @@ func TestPerCPUBatch(t *testing.T) {
 	var cur maps.Cursor
 	kb, ob := make([]uint32, 64), make([]odd, 64*ncpu)
 	seen := 0
-	for !cur.Done() {
+	for walked := 0; !cur.Done(); walked++ {
+		if walked > 1000 {
+			t.Fatal("the batch walk does not end")
+		}
 		c, err := direct.BatchLookup(&cur, kb, ob)
 		if err != nil {
 			t.Fatal(err)
@@ -243,7 +246,10 @@ func TestPerCPUBatch(t *testing.T) {
 	cur.Reset()
 	ub := make([]uint32, 64*ncpu)
 	seen = 0
-	for !cur.Done() {
+	for walked := 0; !cur.Done(); walked++ {
+		if walked > 1000 {
+			t.Fatal("the batch walk does not end")
+		}
 		c, err := rounded.BatchLookup(&cur, kb, ub)
 		if err != nil {
 			t.Fatal(err)
