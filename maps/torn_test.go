@@ -110,12 +110,16 @@ func (r *tornRig) hammer(t *testing.T, prog string) (stop func() uint64) {
 	}
 }
 
-// tornBudget bounds how long each operation is tried against the running program. The
-// control (TestUnlockedOpsTear) sees its first torn value after a few hundred operations
-// at most, well within it; the locked operation must see none.
+// A call overlaps the program when the program's count of critical sections moved
+// while the call ran: only such calls can tear. The locked operations are tried until
+// tornOverlaps calls overlapped (or tornBudget passes: the machine may be busy with
+// other work), and must have overlapped at least tornMinOverlaps times; the unlocked
+// controls see their first torn value after at most a few hundred overlapping calls
+// (see their logs), so a locked operation that dropped BPF_F_LOCK cannot pass.
 const (
-	tornOps    = 20000
-	tornBudget = 2 * time.Second
+	tornOverlaps    = 20000
+	tornMinOverlaps = 3000
+	tornBudget      = 10 * time.Second
 )
 
 // tornOp is one operation under test: it returns the values it read (readers) and
@@ -231,11 +235,11 @@ var unlockedOps = []tornOp{
 	}},
 }
 
-// tornRun runs op against its program until it sees a torn value, or for tornOps calls
-// or tornBudget, whichever ends first. It returns the calls made, the first call that
-// saw a torn value (0: none), the program's critical sections meanwhile and its count of
-// sections that found a torn value.
-func tornRun(t *testing.T, op tornOp) (calls, tornAt, sections, bpfTorn uint64) {
+// tornRun runs op against its program until it sees a torn value, or until tornOverlaps
+// calls overlapped the program, or for tornBudget. It returns the calls made and how many
+// overlapped the program, the first call that saw a torn value (0: none), the program's
+// critical sections meanwhile and its count of sections that found a torn value.
+func tornRun(t *testing.T, op tornOp) (calls, overlaps, tornAt, sections, bpfTorn uint64) {
 	t.Helper()
 	r := openTorn(t)
 	if op.setup != nil {
@@ -243,23 +247,36 @@ func tornRun(t *testing.T, op tornOp) (calls, tornAt, sections, bpfTorn uint64) 
 	}
 	stop := r.hammer(t, op.prog)
 	deadline := time.Now().Add(tornBudget)
-	for calls < tornOps && time.Now().Before(deadline) {
+	var c tornBSS
+	for overlaps < tornOverlaps && time.Now().Before(deadline) {
 		calls++
+		if err := r.bss.LookupInto(0, &c); err != nil {
+			stop()
+			t.Fatal(err)
+		}
+		before := c.Sections
 		torn, err := op.op(r, calls)
 		if err != nil {
 			stop()
 			t.Fatalf("%s, call %d: %v", op.name, calls, err)
 		}
+		if err := r.bss.LookupInto(0, &c); err != nil {
+			stop()
+			t.Fatal(err)
+		}
+		if c.Sections != before {
+			overlaps++
+		}
 		if torn {
 			tornAt = calls
 			break
 		}
-		if calls%64 == 0 && r.counters(t).TornSeen != 0 {
+		if c.TornSeen != 0 {
 			break // the program found a torn write
 		}
 	}
 	sections = stop()
-	c := r.counters(t)
+	c = r.counters(t)
 	// A torn write the program did not happen to see stays in the value: the last
 	// locked read finds it.
 	if tornAt == 0 && op.prog == "torn_array" {
@@ -268,7 +285,7 @@ func tornRun(t *testing.T, op tornOp) (calls, tornAt, sections, bpfTorn uint64) 
 			tornAt = calls
 		}
 	}
-	return calls, tornAt, sections, c.TornSeen
+	return calls, overlaps, tornAt, sections, c.TornSeen
 }
 
 // TestLockedOpsNeverTear: each *Locked operation, run against the program, never reads a
@@ -276,17 +293,18 @@ func tornRun(t *testing.T, op tornOp) (calls, tornAt, sections, bpfTorn uint64) 
 func TestLockedOpsNeverTear(t *testing.T) {
 	for _, op := range lockedOps {
 		t.Run(op.name, func(t *testing.T) {
-			calls, tornAt, sections, bpfTorn := tornRun(t, op)
+			calls, overlaps, tornAt, sections, bpfTorn := tornRun(t, op)
 			if tornAt != 0 {
 				t.Errorf("%s: call %d of %d saw a torn value (a != b)", op.name, tornAt, calls)
 			}
 			if bpfTorn != 0 {
 				t.Errorf("%s: the program found a != b in %d of its critical sections: a copy ran while it held the lock", op.name, bpfTorn)
 			}
-			if sections == 0 || calls < 100 {
-				t.Fatalf("%s: %d calls while the program ran %d critical sections: the test proved nothing", op.name, calls, sections)
+			if overlaps < tornMinOverlaps {
+				t.Fatalf("%s: %d of %d calls overlapped the program (%d critical sections) in %v, want %d: the test proved too little",
+					op.name, overlaps, calls, sections, tornBudget, tornMinOverlaps)
 			}
-			t.Logf("%s: %d calls while the program ran %d critical sections, none torn", op.name, calls, sections)
+			t.Logf("%s: %d calls, %d of them while the program ran (%d critical sections), none torn", op.name, calls, overlaps, sections)
 		})
 	}
 }
@@ -299,7 +317,7 @@ func TestLockedOpsTogether(t *testing.T) {
 	stop := r.hammer(t, "torn_array")
 	var wg sync.WaitGroup
 	var calls, torn atomic.Uint64
-	deadline := time.Now().Add(tornBudget)
+	deadline := time.Now().Add(2 * time.Second)
 	for _, op := range lockedOps {
 		if op.prog != "torn_array" {
 			continue
@@ -340,11 +358,11 @@ func TestLockedOpsTogether(t *testing.T) {
 func TestUnlockedOpsTear(t *testing.T) {
 	for _, op := range unlockedOps {
 		t.Run(op.name, func(t *testing.T) {
-			calls, tornAt, sections, bpfTorn := tornRun(t, op)
+			calls, overlaps, tornAt, sections, bpfTorn := tornRun(t, op)
 			if tornAt == 0 && bpfTorn == 0 {
-				t.Fatalf("%s: no torn value in %d calls while the program ran %d critical sections", op.name, calls, sections)
+				t.Fatalf("%s: no torn value in %d calls, %d of them while the program ran (%d critical sections)", op.name, calls, overlaps, sections)
 			}
-			t.Logf("%s: torn after %d calls (the program saw %d torn sections)", op.name, calls, bpfTorn)
+			t.Logf("%s: torn after %d calls, %d of them while the program ran (the program saw %d torn sections)", op.name, calls, overlaps, bpfTorn)
 		})
 	}
 }
