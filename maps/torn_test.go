@@ -198,7 +198,7 @@ var lockedOps = []tornOp{
 	{name: "BatchLookupLocked", prog: "torn_array", setup: initArray, op: func(r *tornRig, i uint64) (bool, error) {
 		return batchRead(r, r.arr.BatchLookupLocked)
 	}},
-	{name: "BatchLookupLocked/hash", prog: "torn_hash", setup: initHash, op: func(r *tornRig, i uint64) (bool, error) {
+	{name: "BatchLookupLocked-hash", prog: "torn_hash", setup: initHash, op: func(r *tornRig, i uint64) (bool, error) {
 		return batchRead(r, r.hash.BatchLookupLocked)
 	}},
 	{name: "LookupAndDeleteLocked", prog: "torn_hash", op: func(r *tornRig, i uint64) (bool, error) {
@@ -227,7 +227,7 @@ var unlockedOps = []tornOp{
 	{name: "BatchLookup", prog: "torn_array", setup: initArray, op: func(r *tornRig, i uint64) (bool, error) {
 		return batchRead(r, r.arr.BatchLookup)
 	}},
-	{name: "BatchLookup/hash", prog: "torn_hash", setup: initHash, op: func(r *tornRig, i uint64) (bool, error) {
+	{name: "BatchLookup-hash", prog: "torn_hash", setup: initHash, op: func(r *tornRig, i uint64) (bool, error) {
 		return batchRead(r, r.hash.BatchLookup)
 	}},
 	{name: "LookupAndDelete", prog: "torn_hash", op: func(r *tornRig, i uint64) (bool, error) {

@@ -8,6 +8,7 @@
 //	go run ./scripts/mutate                  # every mutation (as root: the tests load programs)
 //	go run ./scripts/mutate -run 'maps:'     # those whose name matches a regexp
 //	go run ./scripts/mutate -list            # list them
+//	go run ./scripts/mutate -all             # every failing test, not only each package's first
 //
 // The copy holds the files git knows (tracked and untracked, not ignored) as they are in
 // the working tree, so uncommitted changes are tested too. Before the mutations, the
@@ -110,6 +111,7 @@ func main() {
 	only := flag.String("run", "", "only the mutations whose name matches this regexp")
 	list := flag.Bool("list", false, "list the mutations and exit")
 	keep := flag.Bool("keep", false, "keep the copy of the tree (its path is printed)")
+	all := flag.Bool("all", false, "run every test of the packages, not -failfast: list every test that catches a mutation")
 	// A package's tests take ~30 s here: a mutation that makes one hang (a loop that
 	// never ends) is caught by the timeout, which should not cost much more.
 	timeout := flag.Duration("timeout", 4*time.Minute, "go test -timeout for each run")
@@ -176,7 +178,7 @@ func main() {
 	}
 	start := time.Now()
 	fmt.Printf("baseline: go test %s (unchanged copy) ... ", strings.Join(pkgs, " "))
-	out, d, err := goTest(tmp, pkgs, *timeout)
+	out, d, err := goTest(tmp, pkgs, *timeout, *all)
 	if err != nil {
 		fmt.Printf("FAILED (%v)\n%s\n", d.Round(time.Second), out)
 		fatalf("the tests fail without any mutation: fix them first")
@@ -202,7 +204,7 @@ func main() {
 		if err := os.WriteFile(path, mutated, 0o644); err != nil {
 			fatalf("%v", err)
 		}
-		out, d, err := goTest(tmp, m.pkgs, *timeout)
+		out, d, err := goTest(tmp, m.pkgs, *timeout, *all)
 		if werr := os.WriteFile(path, orig, 0o644); werr != nil {
 			fatalf("restoring %s: %v", m.file, werr)
 		}
@@ -233,7 +235,11 @@ func main() {
 		results = append(results, r)
 	}
 
-	fmt.Printf("\n%-88s  %-8s  %-5s  %s\n", "mutation", "result", "time", "failing tests (the first of each package: -failfast)")
+	which := "failing tests (the first of each package: -failfast)"
+	if *all {
+		which = "failing tests"
+	}
+	fmt.Printf("\n%-88s  %-8s  %-5s  %s\n", "mutation", "result", "time", which)
 	for _, r := range results {
 		fmt.Printf("%-88s  %-8s  %4ds  %s\n", r.m.name, r.status, int(r.d.Seconds()), strings.Join(r.tests, ", "))
 	}
@@ -271,9 +277,13 @@ func apply(b []byte, edits []edit) ([]byte, error) {
 }
 
 // goTest runs the packages' tests in dir: the whole packages, stopping each at its first
-// failing test, privileged tests required.
-func goTest(dir string, pkgs []string, timeout time.Duration) ([]byte, time.Duration, error) {
-	args := append([]string{"test", "-count=1", "-failfast", "-timeout", timeout.String()}, pkgs...)
+// failing test unless all, privileged tests required.
+func goTest(dir string, pkgs []string, timeout time.Duration, all bool) ([]byte, time.Duration, error) {
+	args := []string{"test", "-count=1", "-timeout", timeout.String()}
+	if !all {
+		args = append(args, "-failfast")
+	}
+	args = append(args, pkgs...)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "BPFKIT_REQUIRE_PRIVILEGED=1")
