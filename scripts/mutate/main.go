@@ -7,7 +7,7 @@
 //
 //	go run ./scripts/mutate                  # every mutation (as root: the tests load programs)
 //	go run ./scripts/mutate -run 'maps:'     # those whose name matches a regexp
-//	go run ./scripts/mutate -list            # list them
+//	go run ./scripts/mutate -list            # list them, and whether each still applies
 //	go run ./scripts/mutate -all             # every failing test, not only each package's first
 //
 // The copy holds the files git knows (tracked and untracked, not ignored) as they are in
@@ -92,7 +92,7 @@ var mutations = []mutation{
 	{"spinlock: helper calls allowed under the lock (I1)", "spinlock/calls.go",
 		one(`if st.locked() && fn != fnSpinUnlock {`, `if st.locked() && fn != fnSpinUnlock && fn == fnSpinLock {`), []string{"./spinlock"}},
 	{"spinlock: perf_event programs not counted as tracing (P2)", "spinlock/progtype.go",
-		one(`case Kprobe, Tracepoint, PerfEvent, RawTracepoint, RawTracepointWritable:`, `case Kprobe, Tracepoint, RawTracepoint, RawTracepointWritable:`), []string{"./spinlock"}},
+		one(`case ebpf.Kprobe, ebpf.TracePoint, ebpf.PerfEvent, ebpf.RawTracepoint, ebpf.RawTracepointWritable:`, `case ebpf.Kprobe, ebpf.TracePoint, ebpf.RawTracepoint, ebpf.RawTracepointWritable:`), []string{"./spinlock"}},
 
 	// loader: what Load runs and what Close releases.
 	{"loader: Load skips the spin-lock check", "loader/object.go",
@@ -123,20 +123,32 @@ func main() {
 			todo = append(todo, m)
 		}
 	}
-	if *list {
-		for _, m := range todo {
-			fmt.Printf("%-80s %s\n", m.name, m.file)
-		}
-		return
-	}
 	if len(todo) == 0 {
 		fatalf("no mutation matches %q", *only)
 	}
-
 	root, err := gitRoot()
 	if err != nil {
 		fatalf("%v", err)
 	}
+	if *list {
+		stale := 0
+		for _, m := range todo {
+			state := "applies"
+			b, err := os.ReadFile(filepath.Join(root, m.file))
+			if err == nil {
+				_, err = apply(b, m.edits)
+			}
+			if err != nil {
+				state, stale = "STALE: "+err.Error(), stale+1
+			}
+			fmt.Printf("%-84s %-30s %s\n", m.name, m.file, state)
+		}
+		if stale > 0 {
+			os.Exit(1)
+		}
+		return
+	}
+
 	tmp, err := os.MkdirTemp("", "bpfkit-mutate-")
 	if err != nil {
 		fatalf("%v", err)
