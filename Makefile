@@ -32,8 +32,10 @@ KERNELS ?= 6.1 6.12
 VM_KERNEL ?= 6.12
 PKG ?= ./loader
 RUN ?=
+# make mutate: only the mutations whose name matches this regexp (all when empty).
+MUTATE ?=
 
-.PHONY: all deps bpf gen demo test unit vet staticcheck check-bpf check-gen fuzz bench clean-bpf static check-static test-kernels vm-test
+.PHONY: all deps bpf gen demo test unit vet staticcheck check-bpf check-gen fuzz bench clean-bpf static check-static test-kernels vm-test mutate
 
 all: bpf
 	$(GO) build ./...
@@ -110,6 +112,11 @@ vm-test: deps
 
 unit:
 	BPFKIT_REQUIRE_PRIVILEGED=1 $(GO) test -race -count=1 -timeout 30m ./...
+
+## mutate: break the check, the accessors and the loader on purpose, one change at a time in a copy of the tree; each must fail a test
+# MUTATE, a regexp, picks mutations by name: make mutate MUTATE='^maps'. The list is in scripts/mutate/main.go.
+mutate: deps
+	$(GO) run ./scripts/mutate $(if $(MUTATE),-run '$(MUTATE)')
 
 ## fuzz: a short run of every fuzz target (the seed corpora run in every `go test`)
 # Minimizing a new input is capped at 20 runs: time spent minimizing is time not fuzzing

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/bpfkit/bpfkit/bpf"
+	"github.com/bpfkit/bpfkit/bpf/examples"
 	"github.com/bpfkit/bpfkit/loader"
 	"github.com/bpfkit/bpfkit/loader/tracepipe"
 )
@@ -49,9 +50,10 @@ func Example() {
 	fmt.Println(rec.Message)
 }
 
-// Programs whose section names no target are attached one at a time.
+// Programs whose section names no target are attached one at a time: here the XDP
+// program of examples/spinlock, embedded by package bpf/examples.
 func ExampleProgram_AttachXDP() {
-	obj, err := loader.Open("counter.bpf.o", nil)
+	obj, err := loader.OpenBytes("spinlock.bpf.o", examples.SpinLock, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -68,4 +70,33 @@ func ExampleProgram_AttachXDP() {
 		log.Fatal(err)
 	}
 	defer link.Close() // or leave it to obj.Close
+}
+
+// Opening an object sends nothing to the kernel (no privileges needed): its programs,
+// maps and global variables can be listed, and the globals set, before Load.
+func ExampleOpenBytes() {
+	obj, err := loader.OpenBytes("minimal.bpf.o", bpf.Minimal, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer obj.Close()
+	for _, p := range obj.Programs() {
+		fmt.Printf("program %s: section %s, type %s\n", p.Name(), p.Section(), p.Type())
+	}
+	for _, m := range obj.Maps() {
+		fmt.Printf("map %s: section %s, type %s, value %d bytes\n", m.Name(), m.Section(), m.Type(), m.ValueSize())
+	}
+	// The Go value must have the C variable's size and layout (int my_pid: 4 bytes).
+	err = obj.SetGlobal("my_pid", int64(1))
+	fmt.Println(errors.Is(err, loader.ErrLayout))
+	err = obj.SetGlobal("no_such_global", int32(1))
+	fmt.Println(errors.Is(err, loader.ErrNotFound))
+	fmt.Println(obj.SetGlobal("my_pid", int32(1)))
+	// Output:
+	// program handle_tp: section tp/syscalls/sys_enter_write, type TracePoint
+	// map minimal.bss: section .bss, type Array, value 4 bytes
+	// map minimal.rodata: section .rodata, type Array, value 28 bytes
+	// true
+	// true
+	// <nil>
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/bpfkit/bpfkit/loader"
 	"github.com/bpfkit/bpfkit/spinlock"
 )
@@ -47,8 +49,8 @@ func TestLoadRunsSpinLockCheck(t *testing.T) {
 	if !errors.As(err, &se) {
 		t.Fatalf("Load = %v, want *spinlock.Error", err)
 	}
-	if len(se.Findings) == 0 || se.Findings[0].Rule != "P2" || se.Findings[0].Program != "tp_lock" {
-		t.Fatalf("findings %+v, want P2 on tp_lock", se.Findings)
+	if len(se.Findings) == 0 || se.Findings[0].Rule != "P2" || se.Findings[0].Program != "tp_lock" || se.Findings[0].Map != "locked" {
+		t.Fatalf("findings %+v, want P2 on tp_lock and map locked", se.Findings)
 	}
 	for _, m := range obj.Maps() {
 		if _, err := m.FD(); !errors.Is(err, loader.ErrNotLoaded) {
@@ -56,9 +58,16 @@ func TestLoadRunsSpinLockCheck(t *testing.T) {
 		}
 	}
 	// The check stopped Load before the kernel: a second try (the user may fix the
-	// object's autoload) is allowed.
-	if err := obj.Load(); errors.Is(err, loader.ErrAlreadyLoaded) {
+	// object's autoload) is allowed, and is checked again.
+	err = obj.Load()
+	if errors.Is(err, loader.ErrAlreadyLoaded) {
 		t.Fatalf("a Load stopped by the check counted as loaded")
+	}
+	if se = nil; !errors.As(err, &se) || len(se.Findings) == 0 || se.Findings[0].Rule != "P2" {
+		t.Fatalf("second Load = %v, want the check's *spinlock.Error with P2 again", err)
+	}
+	if miss := missingWords(err.Error(), "tp_lock", "p_progtype.bpf.o", "P2"); len(miss) > 0 {
+		t.Fatalf("error %q lacks %q", err, miss)
 	}
 
 	for _, mode := range []loader.CheckMode{loader.CheckOff, loader.CheckWarn} {
@@ -70,8 +79,14 @@ func TestLoadRunsSpinLockCheck(t *testing.T) {
 		if !errors.As(err, &ve) {
 			t.Fatalf("mode %d: Load = %v, want the kernel's *VerifierError", mode, err)
 		}
-		if ve.Rule != "P2" || !strings.Contains(ve.Message, "tracing progs cannot use bpf_spin_lock yet") {
-			t.Fatalf("mode %d: rule %q message %q", mode, ve.Rule, ve.Message)
+		if ve.Rule != "P2" || ve.Program != "tp_lock" || !strings.Contains(ve.Message, "tracing progs cannot use bpf_spin_lock yet") {
+			t.Fatalf("mode %d: program %q rule %q message %q", mode, ve.Program, ve.Rule, ve.Message)
+		}
+		if !errors.Is(err, unix.EINVAL) {
+			t.Fatalf("mode %d: %v does not unwrap to the kernel's EINVAL", mode, err)
+		}
+		if errors.As(err, &se) {
+			t.Fatalf("mode %d: the check stopped the load: %v", mode, err)
 		}
 		warned := strings.Contains(logs.String(), "P2")
 		if warned != (mode == loader.CheckWarn) {

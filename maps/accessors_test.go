@@ -169,7 +169,10 @@ func TestArray(t *testing.T) {
 	var cur maps.Cursor
 	ks, vs := make([]uint32, 3), make([]uint64, 3)
 	var all []uint64
-	for !cur.Done() {
+	for walked := 0; !cur.Done(); walked++ {
+		if walked > 1000 {
+			t.Fatal("the batch walk does not end")
+		}
 		c, err := a.BatchLookup(&cur, ks, vs)
 		if err != nil {
 			t.Fatal(err)

@@ -4,9 +4,13 @@ package maps_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
+	"testing"
 
+	"github.com/bpfkit/bpfkit/bpf/examples"
+	"github.com/bpfkit/bpfkit/internal/testutil"
 	"github.com/bpfkit/bpfkit/loader"
 	"github.com/bpfkit/bpfkit/maps"
 )
@@ -22,9 +26,11 @@ type Counter struct {
 }
 
 // A Hash is built once on a loaded map; the Go types are checked against the map's BTF
-// then, and every operation after is one bpf(2) syscall.
+// then, and every operation after is one bpf(2) syscall. The object is examples/spinlock's
+// (embedded by package bpf/examples): its XDP program counts packets per IP protocol in
+// the hash map "counters", under the value's lock.
 func ExampleNewHash() {
-	obj, err := loader.Open("counter.bpf.o", nil)
+	obj, err := loader.OpenBytes("spinlock.bpf.o", examples.SpinLock, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -41,8 +47,9 @@ func ExampleNewHash() {
 		log.Fatal(err)
 	}
 	// LookupLocked copies packets and bytes under the value's bpf_spin_lock.
-	c, err := counters.LookupLocked(17)
-	if err != nil {
+	const udp = 17
+	c, err := counters.LookupLocked(udp)
+	if err != nil && !errors.Is(err, maps.ErrKeyNotExist) {
 		log.Fatal(err)
 	}
 	fmt.Println(c.Packets, c.Bytes)
@@ -54,6 +61,41 @@ func ExampleNewHash() {
 	if err := it.Err(); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// The check of the Go types needs no privileges: a map of an object that is only opened
+// has its BTF already. Operations need the loaded map.
+func ExampleNewHash_layout() {
+	obj, err := loader.OpenBytes("spinlock.bpf.o", examples.SpinLock, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer obj.Close()
+	m, err := obj.Map("counters")
+	if err != nil {
+		log.Fatal(err)
+	}
+	counters, err := maps.NewHash[uint32, Counter](m)
+	fmt.Println(err, counters.HasLock())
+
+	// packets is at offset 8 in C, after the lock and the padding.
+	type wrong struct {
+		Lock    maps.SpinLock
+		Packets uint32
+		Bytes   [2]uint64
+	}
+	_, err = maps.NewHash[uint32, wrong](m)
+	fmt.Println(errors.Is(err, maps.ErrLayout))
+	_, err = maps.NewHash[uint64, Counter](m) // the key is a __u32
+	fmt.Println(errors.Is(err, maps.ErrLayout))
+
+	_, err = counters.LookupLocked(17)
+	fmt.Println(errors.Is(err, loader.ErrNotLoaded))
+	// Output:
+	// <nil> true
+	// true
+	// true
+	// true
 }
 
 // Batches walk a map with a Cursor, many entries per syscall.
@@ -94,4 +136,12 @@ func ExampleNewRingBuf() {
 		}
 		fmt.Println(e.PID)
 	}
+}
+
+// TestExampleNewHashRuns runs ExampleNewHash, which needs privileges and so has no
+// Output line for go test to compare: the object it opens must exist and hold the map
+// and types it uses (it exits the test binary through log.Fatal otherwise).
+func TestExampleNewHashRuns(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	ExampleNewHash()
 }

@@ -199,8 +199,8 @@ func TestHashBatch(t *testing.T) {
 		keys[i] = uint32(i)
 		vals[i] = plain{A: uint64(i), B: uint32(i) * 2}
 	}
-	if _, err := h.BatchUpdate(keys, vals[:1]); err == nil {
-		t.Fatal("BatchUpdate with fewer values than keys accepted")
+	if _, err := h.BatchUpdate(keys, vals[:1]); err == nil || err.Error() != `batch update in map "h_plain": 1000 keys and 1 values` {
+		t.Fatalf("BatchUpdate with fewer values than keys: %v", err)
 	}
 	c, err := h.BatchUpdate(keys, vals)
 	if err != nil || c != n {
@@ -235,17 +235,22 @@ func TestHashBatch(t *testing.T) {
 		t.Fatalf("BatchLookup on a done cursor = %d, %v", m, err)
 	}
 	_, err = h.BatchLookup(nil, kb, vb)
-	if err == nil {
-		t.Fatal("nil cursor accepted")
+	if err == nil || err.Error() != `batch lookup in map "h_plain": nil cursor` {
+		t.Fatalf("BatchLookup with a nil cursor: %v", err)
 	}
 	_, err = h.BatchLookup(new(bmaps.Cursor), kb, vb[:1])
-	if err == nil {
-		t.Fatal("fewer values than keys accepted")
+	if err == nil || err.Error() != `batch lookup in map "h_plain": 64 keys but room for 1 values` {
+		t.Fatalf("BatchLookup with fewer values than keys: %v", err)
 	}
 	// A batch of one entry: 1000 keys in 1024 buckets collide somewhere, and a bucket
 	// holding two entries does not fit.
 	var one bmaps.Cursor
-	for err = nil; err == nil && !one.Done(); _, err = h.BatchLookup(&one, kb[:1], vb[:1]) {
+	err = nil
+	for walked := 0; err == nil && !one.Done(); walked++ {
+		if walked > 2000 {
+			t.Fatal("the batch walk does not end")
+		}
+		_, err = h.BatchLookup(&one, kb[:1], vb[:1])
 	}
 	if !errors.Is(err, unix.ENOSPC) {
 		t.Fatalf("walking with a 1-entry batch: %v, want ENOSPC", err)
@@ -260,7 +265,10 @@ func TestHashBatch(t *testing.T) {
 
 	left := 0
 	cur.Reset()
-	for !cur.Done() {
+	for walked := 0; !cur.Done(); walked++ {
+		if walked > 1000 {
+			t.Fatal("the batch walk does not end")
+		}
 		m, err := h.BatchLookupAndDelete(&cur, kb, vb)
 		if err != nil {
 			t.Fatal(err)

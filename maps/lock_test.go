@@ -59,7 +59,10 @@ func TestLockedOperations(t *testing.T) {
 	var cur maps.Cursor
 	kb, vb := make([]uint32, 16), make([]lockedVal, 16)
 	seen := map[uint32]uint32{}
-	for !cur.Done() {
+	for walked := 0; !cur.Done(); walked++ {
+		if walked > 1000 {
+			t.Fatal("the batch walk does not end")
+		}
 		n, err := h.BatchLookupLocked(&cur, kb, vb)
 		if err != nil {
 			t.Fatal(err)

@@ -3,7 +3,14 @@
 package maps_test
 
 import (
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bpfkit/bpfkit/maps"
 )
@@ -40,11 +47,23 @@ func TestPerCPUHash(t *testing.T) {
 	if err := h.LookupInto(1, into); err != nil || into[ncpu-1] != vals[ncpu-1] {
 		t.Fatalf("LookupInto = %+v, %v", into, err)
 	}
-	if err := h.LookupInto(1, make([]odd, ncpu+1)); err == nil {
-		t.Fatal("LookupInto with too many values accepted")
+	// One value more or one less than the possible CPUs (none, on one CPU) is refused
+	// before any syscall, with both counts.
+	for _, n := range []int{ncpu - 1, ncpu + 1} {
+		want := fmt.Sprintf(`in map "pc_hash": %d values given, the map has %d possible CPUs`, n, ncpu)
+		if err := h.LookupInto(1, make([]odd, n)); err == nil || !strings.Contains(err.Error(), "lookup "+want) {
+			t.Fatalf("LookupInto with %d values: %v, want %q", n, err, want)
+		}
+		if err := h.Update(2, make([]odd, n), maps.UpdateAny); err == nil || !strings.Contains(err.Error(), "update "+want) {
+			t.Fatalf("Update with %d values: %v, want %q", n, err, want)
+		}
+		_, err := h.Lookup(2)
+		wantErr(t, err, maps.ErrKeyNotExist)
 	}
-	if err := h.Update(2, vals[:1], maps.UpdateAny); err == nil && ncpu > 1 {
-		t.Fatal("Update with too few values accepted")
+	fake := fakeMap(must[maps.Info](t)(testMap(t, o, "pc_hash").Info()))
+	fh := must[*maps.PerCPUHash[uint32, odd]](t)(maps.NewPerCPUHash[uint32, odd](fake))
+	if fh.LookupInto(1, make([]odd, ncpu+1)) == nil || fh.Update(1, make([]odd, ncpu+1), maps.UpdateAny) == nil || fake.FDCalls != 0 {
+		t.Fatalf("wrong lengths on a map without descriptor: asked for it %d times", fake.FDCalls)
 	}
 	wantErr(t, h.Update(1, vals, maps.UpdateNoExist), maps.ErrKeyExist)
 	n := 0
@@ -89,6 +108,55 @@ func TestPerCPURounding(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantErr(t, h.Delete(7), maps.ErrKeyNotExist)
+}
+
+// TestPerCPUOnEachCPU runs the program that adds 1 to pc_array[0] on the CPU it runs
+// on a different number of times on each CPU (pinning the thread that runs it): each
+// CPU's value must be its own count, at its own index. On one CPU it still checks that
+// index 0 holds every run, and nothing else is counted.
+func TestPerCPUOnEachCPU(t *testing.T) {
+	o := testObject(t)
+	a := must[*maps.PerCPUArray[uint64]](t)(maps.NewPerCPUArray[uint64](testMap(t, o, "pc_array")))
+	want := make([]uint64, a.NumCPU())
+	ran := 0
+	for cpu := range a.NumCPU() {
+		n := uint32(10*cpu + 7)
+		if !onCPU(t, cpu, func() { run(t, o, "touch", n) }) {
+			continue // possible, but not online
+		}
+		want[cpu] = uint64(n)
+		ran++
+	}
+	if ran == 0 {
+		t.Fatal("could not run on any CPU")
+	}
+	got := must[[]uint64](t)(a.Lookup(0))
+	if !slices.Equal(got, want) {
+		t.Fatalf("per-CPU values %v, want %v (10×CPU+7 runs on each CPU)", got, want)
+	}
+	t.Logf("%d CPUs ran the program: %v", ran, got)
+}
+
+// onCPU runs fn on a thread pinned to cpu; false if the CPU is not online.
+func onCPU(t *testing.T, cpu int, fn func()) bool {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old, set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		t.Fatal(err)
+	}
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		if errors.Is(err, unix.EINVAL) {
+			t.Logf("CPU %d is not online", cpu)
+			return false
+		}
+		t.Fatal(err)
+	}
+	defer unix.SchedSetaffinity(0, &old)
+	fn()
+	return true
 }
 
 func TestPerCPUArray(t *testing.T) {
@@ -140,8 +208,9 @@ func TestPerCPUBatch(t *testing.T) {
 			uv[i*ncpu+j] = uint32(i<<8 | j)
 		}
 	}
-	if _, err := direct.BatchUpdate(keys, ov[:ncpu]); err == nil {
-		t.Fatal("BatchUpdate with values for one key accepted")
+	want := fmt.Sprintf(`batch update in map "pc_hash": %d values for %d keys, need %d (keys × %d possible CPUs)`, ncpu, n, n*ncpu, ncpu)
+	if _, err := direct.BatchUpdate(keys, ov[:ncpu]); err == nil || err.Error() != want {
+		t.Fatalf("BatchUpdate with values for one key: %v, want %q", err, want)
 	}
 	if c, err := direct.BatchUpdate(keys, ov); err != nil || c != n {
 		t.Fatalf("PerCPUHash.BatchUpdate = %d, %v", c, err)
@@ -153,7 +222,10 @@ func TestPerCPUBatch(t *testing.T) {
 	var cur maps.Cursor
 	kb, ob := make([]uint32, 64), make([]odd, 64*ncpu)
 	seen := 0
-	for !cur.Done() {
+	for walked := 0; !cur.Done(); walked++ {
+		if walked > 1000 {
+			t.Fatal("the batch walk does not end")
+		}
 		c, err := direct.BatchLookup(&cur, kb, ob)
 		if err != nil {
 			t.Fatal(err)
@@ -174,7 +246,10 @@ func TestPerCPUBatch(t *testing.T) {
 	cur.Reset()
 	ub := make([]uint32, 64*ncpu)
 	seen = 0
-	for !cur.Done() {
+	for walked := 0; !cur.Done(); walked++ {
+		if walked > 1000 {
+			t.Fatal("the batch walk does not end")
+		}
 		c, err := rounded.BatchLookup(&cur, kb, ub)
 		if err != nil {
 			t.Fatal(err)

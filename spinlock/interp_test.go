@@ -3,6 +3,7 @@
 package spinlock
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -299,8 +300,10 @@ func TestInstructionRules(t *testing.T) {
 	}
 }
 
-// TestWalkBounded feeds the interpreter programs whose paths explode or never end: it
-// must finish, and say where it stopped.
+// TestWalkBounded feeds the interpreter programs whose paths explode or never end: each
+// must finish within its budget without stopping (the walk reaches every exit, so no
+// warning), and a walk given too small a budget must stop, and say where: a warning at
+// the instruction it had reached, inside the loop it was walking, and no error.
 func TestWalkBounded(t *testing.T) {
 	// 40 independent if/else diamonds: 2^40 paths, which state merging keeps linear.
 	var diamonds asm.Instructions
@@ -321,20 +324,85 @@ func TestWalkBounded(t *testing.T) {
 		lockVia(asm.FnSpinUnlock, asm.R6, 4),
 		one(asm.Add.Imm(asm.R9, 1), asm.JLT.Imm(asm.R9, 10000, "top")),
 		exitBlock("out"))
+	// The loop's body, as raw instruction offsets: from "top" to the backward jump,
+	// which is right before "out".
+	var loopTop, loopEnd int
+	for i, raw := 0, 0; i < len(loop); i++ {
+		switch loop[i].Symbol() {
+		case "top":
+			loopTop = raw
+		case "out":
+			loopEnd = raw - 1
+		}
+		raw += int(loop[i].Width())
+	}
 
 	// An endless loop: widening makes its states converge.
 	endless := seq(one(asm.Mov.Imm(asm.R9, 0), asm.Add.Imm(asm.R9, 1).WithSymbol("spin"), asm.Ja.Label("spin")), exitBlock("never"))
 
-	for name, insns := range map[string]asm.Instructions{"diamonds": diamonds, "loop": loop, "endless": endless} {
-		t.Run(name, func(t *testing.T) {
-			start := time.Now()
-			rep := checkSpec(t, v6_18, testSpec("tc", map[string]asm.Instructions{"prog": insns}))
-			if err := rep.Err(); err != nil {
-				t.Errorf("unexpected errors: %v", err)
+	walk := func(t *testing.T, insns asm.Instructions, budget int) (*Report, *walker, time.Duration) {
+		t.Helper()
+		c := newChecker(testSpec("tc", map[string]asm.Instructions{"prog": link(insns)}), nil, Options{Kernel: v6_18, Name: "test.bpf.o"})
+		w := newWalker(c, c.progs[0])
+		if budget > 0 {
+			w.budget = budget
+		}
+		start := time.Now()
+		w.run()
+		return c.report, w, time.Since(start)
+	}
+
+	for _, tt := range []struct {
+		name     string
+		insns    asm.Instructions
+		maxSteps int // the walk is linear, or bounded by widening: far below the budget
+	}{
+		{"diamonds", diamonds, 2000},
+		{"loop", loop, 100000}, // every iteration: r9 decides the exit, as in the verifier
+		{"endless", endless, 2000},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, w, d := walk(t, tt.insns, 0)
+			if w.stopped || w.stopIdx != noInsn {
+				t.Fatalf("the walk stopped at instruction %d after %d steps and %d compares", w.stopIdx, w.steps, w.compares)
 			}
-			if d := time.Since(start); d > 5*time.Second {
+			if len(rep.Findings) != 0 {
+				t.Errorf("findings on a program that breaks no rule: %v", rep.Findings)
+			}
+			if w.steps == 0 || w.steps > tt.maxSteps {
+				t.Errorf("%d steps, want 1..%d", w.steps, tt.maxSteps)
+			}
+			if d > 5*time.Second {
 				t.Errorf("took %v", d)
 			}
+			t.Logf("%d steps, %d compares, %v", w.steps, w.compares, d)
 		})
 	}
+
+	t.Run("loop past a small budget", func(t *testing.T) {
+		const budget = 500
+		rep, w, _ := walk(t, loop, budget)
+		if !w.stopped {
+			t.Fatalf("a walk with a budget of %d finished (%d steps, %d compares)", budget, w.steps, w.compares)
+		}
+		at := w.p.raw[w.stopIdx]
+		if at < loopTop || at > loopEnd {
+			t.Errorf("the walk stopped at instruction %d, outside the loop (%d..%d) it was walking", at, loopTop, loopEnd)
+		}
+		if work := w.steps + w.compares; work <= budget || work > 2*budget {
+			t.Errorf("stopped after %d steps and %d compares, want just past the budget %d", w.steps, w.compares, budget)
+		}
+		if len(rep.Findings) != 1 {
+			t.Fatalf("findings %v, want one warning", rep.Findings)
+		}
+		f := rep.Findings[0]
+		want := fmt.Sprintf("was not analysed past instruction %d: the walk reached its budget (%d instructions simulated", at, w.steps)
+		if f.Severity != SeverityWarning || f.Rule != "" || f.Insn != at || f.Program != "prog" || !strings.Contains(f.Message, want) {
+			t.Errorf("finding %+v, want a warning without a rule at instruction %d saying %q", f, at, want)
+		}
+		if rep.Err() != nil {
+			t.Errorf("an incomplete walk is an error: %v", rep.Err())
+		}
+		t.Logf("stopped at instruction %d of the loop %d..%d: %s", at, loopTop, loopEnd, f.Message)
+	})
 }

@@ -3,16 +3,22 @@
 package tracepipe_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bpfkit/bpfkit/internal/testutil"
 	"github.com/bpfkit/bpfkit/loader/tracepipe"
@@ -65,6 +71,15 @@ func traceInstance(t *testing.T) *tracepipe.Pipe {
 // instance it created.
 func TestCancel(t *testing.T) {
 	tp := traceInstance(t)
+	dir := tp.Instance()
+	if fi, err := os.Stat(filepath.Join(dir, "trace_pipe")); err != nil || filepath.Base(filepath.Dir(dir)) != "instances" ||
+		!strings.HasPrefix(filepath.Base(dir), fmt.Sprintf("bpfkit-%d-", os.Getpid())) || !strings.HasSuffix(dir, "-test") {
+		t.Fatalf("instance %q: %v, %v; want instances/bpfkit-%d-START-N-test with a trace_pipe", dir, fi, err, os.Getpid())
+	}
+	enabled, err := os.ReadFile(filepath.Join(dir, "events", "bpf_trace", "bpf_trace_printk", "enable"))
+	if err != nil || strings.TrimSpace(string(enabled)) != "1" {
+		t.Fatalf("bpf_trace_printk in the instance: enable = %q, %v; want 1", enabled, err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -88,12 +103,90 @@ func TestCancel(t *testing.T) {
 	if err := tp.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("instance %s still there after Close: %v", dir, err)
+	}
 	if err := tp.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
 	if _, err := tp.Read(context.Background()); !errors.Is(err, tracepipe.ErrClosed) {
 		t.Fatalf("Read after Close: %v", err)
 	}
+	if err := (*tracepipe.Pipe)(nil).Close(); err != nil {
+		t.Fatalf("Close of a nil Pipe: %v", err)
+	}
+}
+
+// TestLeakedPipe: a Pipe dropped without Close is reported when it is collected, with
+// where it was opened, and its file is closed and its instance removed then.
+func TestLeakedPipe(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	var buf syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	fdsBefore := openFDs(t)
+	dir := func() string {
+		tp, err := tracepipe.Open(&tracepipe.Options{Instance: "leaked"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tp.Instance()
+	}()
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(buf.String(), "tracepipe.Pipe") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no leak report 5s after the Pipe became unreachable; log: %q", buf.String())
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, w := range []string{"garbage collected without Close", filepath.Base(dir), "tracepipe_test.go:"} {
+		if !strings.Contains(buf.String(), w) {
+			t.Errorf("leak report %q does not mention %q", buf.String(), w)
+		}
+	}
+	// The report comes first, then the release.
+	for _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist); _, err = os.Stat(dir) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the leaked Pipe's instance %s is still there: %v", dir, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after := openFDs(t); after != fdsBefore {
+		t.Errorf("the leaked Pipe's descriptors were not closed: %d before, %d after", fdsBefore, after)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the cleanup goroutine that logs into it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }
 
 // TestCloseWakesRead is issue 10's third finding: Close from another goroutine, while
@@ -231,4 +324,58 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("record %+v not from line %q", r, line)
 		}
 	})
+}
+
+// TestMountsTracefs: where tracefs is not mounted, Open mounts it (DESIGN.md: the
+// library mounts it itself, or says exactly what to run), and with NoMount it says what
+// to run. The test unmounts tracefs in a mount namespace of its own thread, so nothing
+// else on the machine sees it.
+func TestMountsTracefs(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread leaves with its mount namespace when this ends.
+		runtime.LockOSThread()
+		errc <- func() error {
+			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+				return fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return fmt.Errorf("making / private: %w", err)
+			}
+			for _, dir := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+				for unix.Unmount(dir, unix.MNT_DETACH) == nil {
+				}
+				if _, err := os.Stat(filepath.Join(dir, "trace_pipe")); err == nil {
+					return fmt.Errorf("%s still has a trace_pipe after unmounting", dir)
+				}
+			}
+			_, err := tracepipe.Open(&tracepipe.Options{NoMount: true})
+			const how = "mount -t tracefs tracefs /sys/kernel/tracing"
+			if err == nil || !strings.Contains(err.Error(), "tracefs is not mounted") || !strings.Contains(err.Error(), how) {
+				return fmt.Errorf("Open with NoMount and no tracefs: %v, want an error saying to run %q", err, how)
+			}
+			p, err := tracepipe.Open(nil)
+			if err != nil {
+				return fmt.Errorf("Open without tracefs: %w", err)
+			}
+			if err := p.Close(); err != nil {
+				return err
+			}
+			mounts, err := os.ReadFile("/proc/thread-self/mounts")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(string(mounts), "tracefs /sys/kernel/tracing tracefs") {
+				return fmt.Errorf("Open did not mount tracefs on /sys/kernel/tracing:\n%s", mounts)
+			}
+			return nil
+		}()
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/sys/kernel/tracing/trace_pipe"); err != nil {
+		t.Fatalf("tracefs gone outside the test's mount namespace: %v", err)
+	}
 }
