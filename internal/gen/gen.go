@@ -270,7 +270,11 @@ func (sk *skeleton) keyValue(t btf.Type, size uint32, hint string) (goType, erro
 func lookupType(spec *btf.Spec, name string) (btf.Type, error) {
 	types, err := spec.AnyTypesByName(name)
 	if err != nil || len(types) == 0 {
-		return nil, fmt.Errorf("-type %s: the object's BTF has no type of that name", name)
+		return nil, fmt.Errorf("-type %s: the object's BTF has no type of that name. clang writes into BTF only "+
+			"the types a global variable, a map (__type) or a function's signature uses: a struct the program "+
+			"only reaches through a pointer (a ring buffer record it reserves) is left out. Keep it with a "+
+			"global `struct %s *unused_%s __attribute__((unused));`, or name it in a map's __type(value, struct %s)",
+			name, name, name, name)
 	}
 	rank := func(t btf.Type) int {
 		switch t.(type) {

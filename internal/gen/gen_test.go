@@ -132,7 +132,7 @@ func TestErrors(t *testing.T) {
 		{"object name with a newline", gen.Options{Package: "p", ObjectFile: "m\n.bpf.o", Object: minimal}, []string{`"m\n.bpf.o"`, "letters, digits and . _ + - only"}},
 		{"object name with a quote", gen.Options{Package: "p", ObjectFile: "m\".bpf.o", Object: minimal}, []string{"letters, digits and . _ + - only"}},
 		{"object in a directory", gen.Options{Package: "p", ObjectFile: "bpf/m.bpf.o", Object: minimal}, []string{"bare file name"}},
-		{"unknown type", gen.Options{Package: "p", ObjectFile: "m.bpf.o", Object: minimal, Types: []string{"nosuch"}}, []string{"-type nosuch", "no type of that name"}},
+		{"unknown type", gen.Options{Package: "p", ObjectFile: "m.bpf.o", Object: minimal, Types: []string{"nosuch"}}, []string{"-type nosuch", "no type of that name", "struct nosuch *unused_nosuch __attribute__((unused));", "__type(value, struct nosuch)"}},
 		{"type that is not one", gen.Options{Package: "p", ObjectFile: "m.bpf.o", Object: minimal, Types: []string{"handle_tp"}}, []string{"-type handle_tp", "not a struct, union, enum or typedef"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
