@@ -39,7 +39,7 @@ func runGen(args []string, stdout, stderr io.Writer) int {
 	pkg := fs.String("package", "", "Go package name (default: the object's stem, e.g. minimal)")
 	output := fs.String("output", "", "Go file to write, below the current directory or absolute (default: STEM.skel.go in the current directory)")
 	var types stringList
-	fs.Var(&types, "type", "a C type (struct, union, enum or typedef name) to generate a Go type for; repeatable or comma-separated")
+	fs.Var(&types, "type", "a C type (struct, union, enum or typedef name) to generate a Go type for, or MAP=TYPE: the record type of a ring buffer or perf event array, whose field becomes a typed reader; repeatable or comma-separated")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: bpfkit gen [-package NAME] [-output FILE] [-type NAME]... OBJECT.bpf.o\n\n")
 		fs.PrintDefaults()
@@ -68,8 +68,13 @@ func runGen(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfkit gen: %v\n", err)
 		return exitUsage
 	}
+	plain, records, err := splitTypes(types)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfkit gen: %v\n", err)
+		return exitUsage
+	}
 	embedName := filepath.Base(objPath)
-	src, err := gen.Generate(gen.Options{Package: *pkg, ObjectFile: embedName, Object: data, Types: types})
+	src, err := gen.Generate(gen.Options{Package: *pkg, ObjectFile: embedName, Object: data, Types: plain, Records: records})
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfkit gen: %v\n", err)
 		return exitFindings
@@ -81,6 +86,28 @@ func runGen(args []string, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// splitTypes sorts the -type values into type names and MAP=TYPE record types.
+func splitTypes(types []string) (plain []string, records map[string]string, err error) {
+	for _, t := range types {
+		m, rec, ok := strings.Cut(t, "=")
+		if !ok {
+			plain = append(plain, t)
+			continue
+		}
+		if m == "" || rec == "" {
+			return nil, nil, fmt.Errorf("-type %q: give MAP=TYPE, a map and its record type", t)
+		}
+		if records == nil {
+			records = map[string]string{}
+		}
+		if old, ok := records[m]; ok && old != rec {
+			return nil, nil, fmt.Errorf("-type: map %q is given two record types, %q and %q", m, old, rec)
+		}
+		records[m] = rec
+	}
+	return plain, records, nil
 }
 
 // goPackageName makes a package name of an object stem: lower case letters and digits.
