@@ -231,16 +231,48 @@ func load(s skeleton, disable []string, prepare func(*loader.Object) string) str
 			return fmt.Sprintf("%q", r)
 		}
 	}
+	if bad := setters(s, false); bad != "" {
+		return fmt.Sprintf("err:%q", bad)
+	}
 	if err := s.Load(); err != nil {
 		return fmt.Sprintf("err:%q", err.Error())
 	}
 	if _, _, _, _, bad := fields(s, true); bad != "" {
 		return fmt.Sprintf("err:%q", bad)
 	}
+	if bad := setters(s, true); bad != "" {
+		return fmt.Sprintf("err:%q", bad)
+	}
 	if err := s.Close(); err != nil {
 		return fmt.Sprintf("err:%q", "Close: "+err.Error())
 	}
 	return "ok"
+}
+
+// setters calls each section setter (SetRodata …) with what its getter returns: before
+// Load it must succeed; after Load a frozen section's (.rodata…) must fail; either way
+// the getter's values stay. (A section holding a kernel object, such as a lock, is
+// written after Load where the kernel lets it be mapped, which depends on the kernel.)
+func setters(s skeleton, loaded bool) string {
+	v := reflect.ValueOf(s)
+	for i := range v.NumMethod() {
+		name := v.Type().Method(i).Name
+		get := v.MethodByName(strings.TrimPrefix(name, "Set"))
+		if !strings.HasPrefix(name, "Set") || !get.IsValid() {
+			continue
+		}
+		before := get.Call(nil)[0].Interface()
+		res := v.Method(i).Call([]reflect.Value{reflect.ValueOf(before)})[0]
+		switch {
+		case !loaded && !res.IsNil():
+			return fmt.Sprintf("%s before Load: %v", name, res.Interface())
+		case loaded && res.IsNil() && strings.HasPrefix(name, "SetRodata"):
+			return name + " after Load returned no error"
+		case !reflect.DeepEqual(get.Call(nil)[0].Interface(), before):
+			return name + " changed what " + get.Type().String() + " returns"
+		}
+	}
+	return ""
 }
 
 func main() {

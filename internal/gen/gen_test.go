@@ -52,7 +52,8 @@ func readFile(t *testing.T, path string) []byte {
 
 // TestGolden compares the generator's output with the committed skeletons, which are
 // the golden files: internal/gen/tricky (every tricky layout of tricky.h; its own tests
-// check it against the kernel) and examples/skeleton/minimal. `go generate ./...`
+// check it against the kernel), examples/skeleton/minimal and internal/gen/records
+// (typed ring and perf buffer readers, also checked against the kernel). `go generate ./...`
 // rewrites them; review the diff.
 func TestGolden(t *testing.T) {
 	for _, c := range []struct {
@@ -61,6 +62,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{"../../bpf/testdata/gen/tricky.bpf.o", "tricky/tricky.skel.go", gen.Options{Package: "tricky", Types: []string{"with_flex"}}},
 		{"../../bpf/minimal.bpf.o", "../../examples/skeleton/minimal/minimal.skel.go", gen.Options{Package: "minimal"}},
+		{"../../bpf/testdata/realworld/events.bpf.o", "records/records.skel.go", gen.Options{Package: "records", Records: map[string]string{"events": "event", "perf_events": "event"}}},
 	} {
 		t.Run(filepath.Base(c.golden), func(t *testing.T) {
 			c.opts.Object = readFile(t, c.object)

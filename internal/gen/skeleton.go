@@ -189,15 +189,22 @@ func (s *%[1]s) open() error {
 			continue
 		}
 		if sec.special != "" {
-			fmt.Fprintf(b, `// %[1]s returns a copy of the %[3]s variables as Set%[1]s left them: the values Load
-// writes into the kernel. The section holds a %[6]s, so the kernel does not let user
-// space map it, and the values the programs change later are not seen here (libbpf's C
-// skeleton leaves such a section NULL after load).
-func (s *%[2]s) %[1]s() %[1]s { return *s.%[4]s }
+			fmt.Fprintf(b, `// %[1]s returns a copy of the %[3]s variables: before Load, the values Load writes into
+// the kernel (set them with Set%[1]s); after Load, the kernel's values where it lets
+// user space read them. The section holds a %[6]s, and the kernel does not map a map
+// holding one into user space (libbpf's C skeleton leaves such a section NULL after
+// load): then it returns the values Load wrote.
+func (s *%[2]s) %[1]s() %[1]s {
+	v := *s.%[4]s
+	if s.Object.ReadSection(%[5]s, &v) != nil {
+		return *s.%[4]s
+	}
+	return v
+}
 
 // Set%[1]s sets the %[3]s variables for Load to write: take them with %[1]s, change what
-// you need, set them back. After Load it returns an error (the section cannot be mapped),
-// and the values stay as they were.
+// you need, set them back. After Load it writes the kernel's copy where the kernel lets
+// user space map it, and otherwise returns an error and the values stay as they were.
 func (s *%[2]s) Set%[1]s(v %[1]s) error {
 	if err := s.Object.SetSection(%[5]s, &v); err != nil {
 		return err
