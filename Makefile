@@ -131,7 +131,7 @@ bench: deps bpf
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m ./bench/
 	$(GO) test -run '^$$' -bench Lifecycle -benchmem -benchtime 20x -count 6 ./loader
 	$(GO) test -run '^$$' -bench Lifecycle -benchmem -benchtime 20x -count 4 ./examples/skeleton
-	$(GO) test -run '^$$' -bench Check -benchmem -count 3 ./spinlock
+	$(GO) test -run '^$$' -bench 'Walk|Check' -benchmem -count 3 ./spinlock
 
 clean-bpf:
 	rm -f $(BPF_OBJS)
