@@ -114,13 +114,13 @@ type skeleton struct {
 }
 
 type section struct {
-	elf    string // ".bss"
-	name   string // BSS: the type, and the skeleton's field
-	live   bool   // writable after load and mapped: .bss and .data* without kernel objects
+	elf  string // ".bss"
+	name string // BSS: the type, and the skeleton's field
+	live bool   // writable after load and mapped: .bss and .data* without kernel objects
 	// special names the kernel object (bpf_spin_lock …) a writable section holds: the
 	// kernel does not let user space map such a map, so the section is not live
 	special string
-	source *btf.Datasec
+	source  *btf.Datasec
 }
 
 type skelMap struct {
