@@ -400,7 +400,9 @@ func fillRing(b *testing.B, e *env, rb *maps.RingBuf[event]) int {
 }
 
 // BenchmarkRingBuf reads 64-byte events; one op is one event consumed. The ring is filled
-// between timed drains.
+// between timed drains. ReadInto is one event per call (what most users write), ReadBatch
+// up to 256 (as the C callback copies into 256 slots), RawReadInto the raw reader's copy
+// of each record's bytes.
 func BenchmarkRingBuf(b *testing.B) {
 	e := setup(b)
 	rb, err := maps.NewRingBuf[event](e.events)
@@ -450,6 +452,27 @@ func BenchmarkRingBuf(b *testing.B) {
 					b.Fatal(err)
 				}
 				got += m
+			}
+			done += n
+		}
+	})
+	b.Run("bpfkit-RawReadInto", func(b *testing.B) {
+		raw, err := maps.NewRawRingBuf(e.events)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer raw.Close()
+		b.ReportAllocs()
+		ctx := context.Background()
+		buf := make([]byte, 0, 64)
+		for done := 0; done < b.N; {
+			b.StopTimer()
+			n := fillRing(b, e, rb)
+			b.StartTimer()
+			for range n {
+				if buf, err = raw.ReadInto(ctx, buf); err != nil {
+					b.Fatal(err)
+				}
 			}
 			done += n
 		}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"unsafe"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
@@ -18,6 +20,10 @@ import (
 // checked against the section's BTF (ErrLayout when it differs); the struct may be up to its
 // alignment-1 bytes bigger than the section, because Go rounds a struct's size up to its
 // alignment where C does not round a section, and only the section's bytes are copied.
+//
+// The section's static variables (bpf_printk's format strings, static locals, file-scope
+// statics) may be left to blank fields, as generated skeletons do: SetSection then keeps
+// their bytes as they are, so a program's own state survives a write of the section.
 //
 // Before Load it sets the initial value of every section, like SetGlobal; after Load it
 // writes .bss and .data in place, in the memory the programs use (MapSection's memory),
@@ -50,11 +56,66 @@ func (o *Object) SetSection(section string, value any) error {
 		if err != nil {
 			return err
 		}
+		src := unsafe.Slice((*byte)(rv.Addr().UnsafePointer()), rv.Type().Size())
+		kept := unexposedStatics(rv.Type(), m.datasec)
 		o.memMu.Lock()
-		copy(mem, unsafe.Slice((*byte)(rv.Addr().UnsafePointer()), rv.Type().Size()))
+		if len(kept) == 0 {
+			copy(mem, src)
+		} else {
+			copyAround(mem, src, kept)
+		}
 		o.memMu.Unlock()
 		return nil
 	})
+}
+
+// span is a byte range of a section: [off, end).
+type span struct{ off, end int }
+
+// unexposedStatics lists the static variables of a section that Go type t leaves to
+// blank (_) padding rather than holding in a field of their own (sys.CheckLayout allows
+// both): SetSection keeps their bytes as they are. A generated skeleton never exposes
+// them: they are the object's own (bpf_printk's format strings, a function's static
+// locals, file-scope statics), and a program may have changed them since load.
+func unexposedStatics(t reflect.Type, ds *btf.Datasec) []span {
+	var kept []span
+	for _, vs := range ds.Vars {
+		v, ok := vs.Type.(*btf.Var)
+		if !ok || v.Linkage != btf.StaticVar || vs.Size == 0 {
+			continue
+		}
+		if t.Kind() == reflect.Struct && heldByField(t, uintptr(vs.Offset)) {
+			continue
+		}
+		kept = append(kept, span{int(vs.Offset), int(vs.Offset + vs.Size)})
+	}
+	return kept
+}
+
+// heldByField reports whether struct t has a named (non-blank) field at offset off.
+func heldByField(t reflect.Type, off uintptr) bool {
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Offset == off && f.Name != "_" && f.Type.Size() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// copyAround copies src over dst (as copy does) except the kept ranges of dst.
+func copyAround(dst, src []byte, kept []span) {
+	n := min(len(dst), len(src))
+	at := 0
+	for _, k := range kept {
+		off, end := min(k.off, n), min(k.end, n)
+		if off > at {
+			copy(dst[at:off], src[at:off])
+		}
+		at = max(at, end)
+	}
+	if at < n {
+		copy(dst[at:n], src[at:n])
+	}
 }
 
 // ReadSection reads the whole global-data section into ptr, a non-nil pointer to a
@@ -91,7 +152,8 @@ func (o *Object) ReadSection(section string, ptr any) error {
 // written through it is seen by the programs, and what they write is seen through it,
 // with no copy and no system call. T is laid out as for SetSection. Every call for a
 // section returns the same memory, which SetGlobal, Global, SetSection and ReadSection
-// use too.
+// use too. A section's static variables lie under T's blank (_) fields: assign T's fields
+// one by one, as a whole-struct assignment (*p = v) writes the blanks over them too.
 //
 // It needs a loaded object (ErrNotLoaded before Load) and a writable section: .rodata
 // sections are frozen at Load (ErrReadOnly; read them with ReadSection). After Close it

@@ -4,6 +4,7 @@ package maps_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log"
@@ -110,6 +111,26 @@ func ExampleHash_BatchLookup() {
 		}
 		for i := range n {
 			fmt.Println(keys[i], values[i].Packets)
+		}
+	}
+}
+
+// A RawRingBuf reads records of any size: here a 4-byte header and a variable tail.
+func ExampleNewRawRingBuf() {
+	var m maps.Map // a BPF_MAP_TYPE_RINGBUF, e.g. obj.Map("msgs")
+	rb, err := maps.NewRawRingBuf(m)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rb.Close()
+	buf := make([]byte, 0, 256) // reused: no allocation while records fit
+	for {
+		buf, err = rb.ReadInto(context.Background(), buf)
+		if err != nil {
+			return // maps.ErrClosed
+		}
+		if len(buf) >= 4 {
+			fmt.Printf("record %d: %q\n", binary.NativeEndian.Uint16(buf), buf[4:])
 		}
 	}
 }

@@ -48,6 +48,7 @@ func TestMethodSets(t *testing.T) {
 		{reflect.TypeFor[*maps.HashOfMaps[k]](), cat(common, []string{"Update", "LookupID", "Lookup", "Delete"})},
 		{reflect.TypeFor[*maps.ArrayOfMaps](), cat(common, []string{"Update", "LookupID", "Lookup", "Delete"})},
 		{reflect.TypeFor[*maps.RingBuf[v]](), cat(common, []string{"Read", "ReadInto", "ReadBatch", "Available", "Close"})},
+		{reflect.TypeFor[*maps.RawRingBuf](), cat(common, []string{"Read", "ReadInto", "Available", "Close"})},
 		{reflect.TypeFor[*maps.PerfBuf[v]](), cat(common, []string{"Read", "ReadInto", "Lost", "Close"})},
 	} {
 		var got []string

@@ -36,12 +36,23 @@ func (l *stringList) Set(v string) error {
 func runGen(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	pkg := fs.String("package", "", "Go package name (default: the object's stem, e.g. minimal)")
+	pkg := fs.String("package", "", "Go package name (default: $GOPACKAGE, which go generate sets, when the output is in the current directory; else the object's stem, e.g. minimal)")
 	output := fs.String("output", "", "Go file to write, below the current directory or absolute (default: STEM.skel.go in the current directory)")
 	var types stringList
-	fs.Var(&types, "type", "a C type (struct, union, enum or typedef name) to generate a Go type for; repeatable or comma-separated")
+	fs.Var(&types, "type", "a C type (struct, union, enum or typedef name) to generate a Go type for, or MAP=TYPE: the record type of a ring buffer or perf event array, whose field becomes a typed reader; repeatable or comma-separated")
+	var includes, cflags stringList
+	clang := fs.String("cc", "", "for a .bpf.c: the compiler (default: $BPF_CLANG, else clang)")
+	fs.Var(&includes, "I", "for a .bpf.c: an include directory; repeatable")
+	fs.Func("cflags", "for a .bpf.c: more compiler flags, separated by spaces", func(v string) error {
+		cflags = append(cflags, strings.Fields(v)...)
+		return nil
+	})
+	vmlinux := fs.Bool("vmlinux", false, "for a .bpf.c: write vmlinux.h beside it from the running kernel's BTF (bpftool), when it is missing")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: bpfkit gen [-package NAME] [-output FILE] [-type NAME]... OBJECT.bpf.o\n\n")
+		fmt.Fprint(stderr, "usage: bpfkit gen [-package NAME] [-output FILE] [-type NAME|MAP=NAME]... OBJECT.bpf.o\n"+
+			"       bpfkit gen [flags] [-cc CLANG] [-I DIR]... [-cflags FLAGS] [-vmlinux] SOURCE.bpf.c\n\n"+
+			"A SOURCE.bpf.c is compiled first (clang -O2 -g -target bpf -D__TARGET_ARCH_…) into\n"+
+			"SOURCE.bpf.o beside it.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -52,24 +63,54 @@ func runGen(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	objPath := fs.Arg(0)
-	stem := gen.Stem(objPath)
-	if *pkg == "" {
-		*pkg = goPackageName(stem)
-	}
+	source := strings.HasSuffix(objPath, ".c")
+	stem := gen.Stem(strings.TrimSuffix(objPath, ".c"))
 	if *output == "" {
 		*output = stem + ".skel.go"
+	}
+	if *pkg == "" {
+		if gp := os.Getenv("GOPACKAGE"); gp != "" && filepath.Dir(filepath.Clean(*output)) == "." {
+			*pkg = gp
+		} else {
+			*pkg = goPackageName(stem)
+		}
 	}
 	if err := checkOutput(*output); err != nil {
 		fmt.Fprintf(stderr, "bpfkit gen: %v\n", err)
 		return exitUsage
 	}
-	data, err := os.ReadFile(objPath)
+	if !source && (*clang != "" || len(includes)+len(cflags) > 0 || *vmlinux) {
+		fmt.Fprintf(stderr, "bpfkit gen: -cc, -I, -cflags and -vmlinux are for compiling a .bpf.c; %s is an object\n", objPath)
+		return exitUsage
+	}
+	var data []byte
+	var err error
+	if source {
+		if _, err := os.Stat(objPath); err != nil {
+			fmt.Fprintf(stderr, "bpfkit gen: %v\n", err)
+			return exitUsage
+		}
+		cc := *clang
+		if cc == "" {
+			if cc = os.Getenv("BPF_CLANG"); cc == "" {
+				cc = "clang"
+			}
+		}
+		if objPath, data, err = compile(objPath, compileOptions{clang: cc, includes: includes, cflags: cflags, vmlinux: *vmlinux}); err != nil {
+			fmt.Fprintf(stderr, "bpfkit gen: %v\n", err)
+			return exitFindings
+		}
+	} else if data, err = os.ReadFile(objPath); err != nil {
+		fmt.Fprintf(stderr, "bpfkit gen: %v\n", err)
+		return exitUsage
+	}
+	plain, records, err := splitTypes(types)
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfkit gen: %v\n", err)
 		return exitUsage
 	}
 	embedName := filepath.Base(objPath)
-	src, err := gen.Generate(gen.Options{Package: *pkg, ObjectFile: embedName, Object: data, Types: types})
+	src, err := gen.Generate(gen.Options{Package: *pkg, ObjectFile: embedName, Object: data, Types: plain, Records: records})
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfkit gen: %v\n", err)
 		return exitFindings
@@ -81,6 +122,28 @@ func runGen(args []string, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// splitTypes sorts the -type values into type names and MAP=TYPE record types.
+func splitTypes(types []string) (plain []string, records map[string]string, err error) {
+	for _, t := range types {
+		m, rec, ok := strings.Cut(t, "=")
+		if !ok {
+			plain = append(plain, t)
+			continue
+		}
+		if m == "" || rec == "" {
+			return nil, nil, fmt.Errorf("-type %q: give MAP=TYPE, a map and its record type", t)
+		}
+		if records == nil {
+			records = map[string]string{}
+		}
+		if old, ok := records[m]; ok && old != rec {
+			return nil, nil, fmt.Errorf("-type: map %q is given two record types, %q and %q", m, old, rec)
+		}
+		records[m] = rec
+	}
+	return plain, records, nil
 }
 
 // goPackageName makes a package name of an object stem: lower case letters and digits.

@@ -9,16 +9,25 @@
 // has an error finding, 1 when one has, 2 when an object cannot be read or the usage is
 // wrong.
 //
-//	bpfkit gen [-package NAME] [-output FILE] [-type NAME]... OBJECT.bpf.o
+//	bpfkit gen [-package NAME] [-output FILE] [-type NAME|MAP=NAME]... OBJECT.bpf.o
+//	bpfkit gen [same flags] [-cc CLANG] [-I DIR]... [-cflags FLAGS] [-vmlinux] SOURCE.bpf.c
 //
 // gen writes the typed Go skeleton of an object (see package internal/gen) to FILE
 // (default STEM.skel.go; a .go file below the current directory, or an absolute path)
-// and copies the object beside it for //go:embed, never through a symlink. In a Go file:
+// and copies the object beside it for //go:embed, never through a symlink. -type NAME
+// generates a Go type for a C type; -type MAP=NAME makes the field of a ring buffer or
+// perf event array a typed reader of NAME records. Given a SOURCE.bpf.c, gen first
+// compiles it into SOURCE.bpf.o beside it with clang -O2 -g -target bpf
+// -D__TARGET_ARCH_… (and the host's include directories, which -target bpf drops);
+// -vmlinux writes vmlinux.h beside the source from the running kernel's BTF when it is
+// missing. The package defaults to $GOPACKAGE (set by go generate) for a skeleton
+// written in the current directory. In a Go file:
 //
-//	//go:generate go run github.com/bpfkit/bpfkit/cmd/bpfkit gen -package minimal ../bpf/minimal.bpf.o
+//	//go:generate go run github.com/bpfkit/bpfkit/cmd/bpfkit gen -type events=event execsnoop.bpf.c
 //
 // It exits 0 when the skeleton is written (an unchanged file is left alone), 1 when the
-// object cannot be made into one, 2 when it cannot be read or the usage is wrong.
+// source does not compile or the object cannot be made into a skeleton, 2 when a file
+// cannot be read or the usage is wrong.
 package main
 
 import (
@@ -39,8 +48,9 @@ const usage = `usage: bpfkit <command> [arguments]
 commands:
   check [--kernel X.Y] [--format text|json] OBJECT.o...
         report the bpf_spin_lock uses a kernel would refuse, before loading
-  gen [-package NAME] [-output FILE] [-type NAME]... OBJECT.bpf.o
-        write a typed Go skeleton of the object (and copy the object beside it)
+  gen [-package NAME] [-output FILE] [-type NAME|MAP=NAME]... OBJECT.bpf.o|SOURCE.bpf.c
+        write a typed Go skeleton of the object (and copy the object beside it);
+        a SOURCE.bpf.c is compiled first (see bpfkit gen -h)
 `
 
 func main() {

@@ -191,19 +191,16 @@ func sectionData(obj []byte, name string) ([]byte, error) {
 func checkSizes(pkg *types.Package, file *ast.File, spec *btf.Spec) error {
 	sizes := types.SizesFor("gc", "amd64")
 	kv := map[string][2]int64{} // map name → key and value size; -1 when BTF has no type
-	secSize := map[string]int64{}
-	for typ, err := range spec.All() {
-		if err != nil {
-			return err
+	// the DATASEC of a section, found by name as gen and libbpf find it (spec.All stops
+	// at the first type it cannot read, which may come before the DATASECs)
+	datasec := func(name string) *btf.Datasec {
+		var ds *btf.Datasec
+		if spec.TypeByName(name, &ds) != nil {
+			return nil
 		}
-		ds, ok := typ.(*btf.Datasec)
-		if !ok {
-			continue
-		}
-		secSize[ds.Name] = int64(ds.Size)
-		if ds.Name != ".maps" {
-			continue
-		}
+		return ds
+	}
+	if ds := datasec(".maps"); ds != nil {
 		for _, vs := range ds.Vars {
 			v, ok := vs.Type.(*btf.Var)
 			if !ok {
@@ -266,7 +263,12 @@ func checkSizes(pkg *types.Package, file *ast.File, spec *btf.Spec) error {
 			return false
 		}
 		got := sizes.Sizeof(obj.Type().(*types.Pointer).Elem())
-		if want := secSize[name]; got < want || got >= want+8 {
+		ds := datasec(name)
+		if ds == nil {
+			err = fmt.Errorf("ReadSection of %q, which the BTF does not have", name)
+			return false
+		}
+		if want := int64(ds.Size); got < want || got >= want+8 {
 			err = fmt.Errorf("section %q is %d bytes, its Go struct %s %d", name, want, field, got)
 		}
 		return true

@@ -16,12 +16,15 @@ import (
 	"go/format"
 	"go/parser"
 	"go/token"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // Options say what to generate.
@@ -37,6 +40,10 @@ type Options struct {
 	// Types are C type names (struct, union, enum or typedef names, without the
 	// keyword) to generate Go types for besides those of the maps and sections.
 	Types []string
+	// Records name the record type of ring buffer and perf event array maps: map name →
+	// C type name. Such a map's field is a typed reader (*maps.RingBuf[T],
+	// *maps.PerfBuf[T]) that Load makes.
+	Records map[string]string
 }
 
 // Stem is an object file's name without its directory and its .o and .bpf suffixes:
@@ -107,10 +114,13 @@ type skeleton struct {
 }
 
 type section struct {
-	elf    string // ".bss"
-	name   string // BSS: the type, and the skeleton's field
-	live   bool   // writable after load: .bss and .data*
-	source *btf.Datasec
+	elf  string // ".bss"
+	name string // BSS: the type, and the skeleton's field
+	live bool   // writable after load and mapped: .bss and .data* without kernel objects
+	// special names the kernel object (bpf_spin_lock …) a writable section holds: the
+	// kernel does not let user space map such a map, so the section is not live
+	special string
+	source  *btf.Datasec
 }
 
 type skelMap struct {
@@ -118,6 +128,7 @@ type skelMap struct {
 	typ         ebpf.MapType
 	expr        string // the field's Go type
 	ctor        string // the constructor call, given the *loader.Map; "" for a raw map
+	record      string // a reader's C record type; its ctor runs in Load
 }
 
 type skelProg struct {
@@ -141,10 +152,19 @@ var constructors = map[ebpf.MapType][2]string{
 	ebpf.ArrayOfMaps: {"*maps.ArrayOfMaps", "maps.NewArrayOfMaps"},
 }
 
+// readers maps the map types a record type makes a reader of to the reader's Go type
+// and constructor, with a {R} placeholder for the record type. The readers need the
+// loaded map: Load makes them.
+var readers = map[ebpf.MapType][2]string{
+	ebpf.RingBuf:        {"*maps.RingBuf[{R}]", "maps.NewRingBuf[{R}](m)"},
+	ebpf.PerfEventArray: {"*maps.PerfBuf[{R}]", "maps.NewPerfBuf[{R}](m, 0)"},
+}
+
 // rawHint tells the user of a map without a typed accessor in the skeleton what to do.
+// %s is the map's C name.
 var rawHint = map[ebpf.MapType]string{
-	ebpf.RingBuf:        "a ring buffer: read it with maps.NewRingBuf[E]",
-	ebpf.PerfEventArray: "a perf event array: read it with maps.NewPerfBuf[E]",
+	ebpf.RingBuf:        "a ring buffer: give its record type (bpfkit gen -type %s=TYPE) for a *maps.RingBuf[TYPE], or read it with maps.NewRawRingBuf",
+	ebpf.PerfEventArray: "a perf event array: give its record type (bpfkit gen -type %s=TYPE) for a *maps.PerfBuf[TYPE]",
 	ebpf.ProgramArray:   "a program array for tail calls: fill it through maps.FromFD or Object.Map",
 }
 
@@ -155,7 +175,15 @@ func (sk *skeleton) generate() ([]byte, error) {
 		// always BSS, Data or Rodata and a suffix: no clash with the skeleton's Object,
 		// Maps, Programs, Load, Attach or Close
 		name := pkg.claim(sectionGoName(ds.Name))
-		s := section{elf: ds.Name, name: name, live: !strings.HasPrefix(ds.Name, ".rodata"), source: ds}
+		s := section{elf: ds.Name, name: name, live: !sys.IsReadOnlySection(ds.Name), source: ds}
+		if s.live {
+			for _, f := range sys.SpecialFields(ds) {
+				if !f.Wrapped {
+					s.live, s.special = false, f.Kind.String()
+					break
+				}
+			}
+		}
 		sk.sections = append(sk.sections, s)
 	}
 	mapsType, progsType := pkg.claim("Maps"), pkg.claim("Programs")
@@ -233,8 +261,28 @@ func sectionGoName(elf string) string {
 
 func (sk *skeleton) collectMaps() error {
 	ms := newScope()
+	recordMaps := map[string]bool{}
 	for _, m := range sk.obj.maps {
 		sm := skelMap{cname: m.name, name: ms.claim(GoName(m.name)), typ: ebpf.MapType(m.typ), expr: "*loader.Map"}
+		if rec, ok := sk.opts.Records[m.name]; ok {
+			recordMaps[m.name] = true
+			r, ok := readers[sm.typ]
+			if !ok {
+				return fmt.Errorf("-type %s=%s: map %s is a %s, not a ring buffer or a perf event array", m.name, rec, m.name, sm.typ)
+			}
+			t, err := lookupType(sk.obj.spec, rec)
+			if err != nil {
+				return err
+			}
+			gt, err := sk.types.typeOf(t, GoName(rec))
+			if err != nil {
+				return fmt.Errorf("record type %s of map %s: %w", rec, m.name, err)
+			}
+			rr := strings.NewReplacer("{R}", gt.expr)
+			sm.expr, sm.ctor, sm.record = rr.Replace(r[0]), rr.Replace(r[1]), rec
+			sk.maps = append(sk.maps, sm)
+			continue
+		}
 		c, ok := constructors[sm.typ]
 		if !ok {
 			sk.maps = append(sk.maps, sm)
@@ -253,7 +301,27 @@ func (sk *skeleton) collectMaps() error {
 		sk.types.uses["maps"] = true
 		sk.maps = append(sk.maps, sm)
 	}
+	for _, name := range slices.Sorted(maps.Keys(sk.opts.Records)) {
+		if rec := sk.opts.Records[name]; !recordMaps[name] {
+			var have []string
+			for _, m := range sk.obj.maps {
+				if _, ok := readers[ebpf.MapType(m.typ)]; ok {
+					have = append(have, m.name)
+				}
+			}
+			return fmt.Errorf("-type %s=%s: the object has no map %s (its ring buffers and perf event arrays: %s)", name, rec, name, listOrNone(have))
+		}
+	}
 	return nil
+}
+
+// listOrNone joins names for a message: "a, b", or "none".
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 // keyValue is the Go type of a map key or value: from BTF, or bytes of its size when
@@ -270,7 +338,11 @@ func (sk *skeleton) keyValue(t btf.Type, size uint32, hint string) (goType, erro
 func lookupType(spec *btf.Spec, name string) (btf.Type, error) {
 	types, err := spec.AnyTypesByName(name)
 	if err != nil || len(types) == 0 {
-		return nil, fmt.Errorf("-type %s: the object's BTF has no type of that name", name)
+		return nil, fmt.Errorf("-type %s: the object's BTF has no type of that name. clang writes into BTF only "+
+			"the types a global variable, a map (__type) or a function's signature uses: a struct the program "+
+			"only reaches through a pointer (a ring buffer record it reserves) is left out. Keep it with a "+
+			"global `struct %s *unused_%s __attribute__((unused));`, or name it in a map's __type(value, struct %s)",
+			name, name, name, name)
 	}
 	rank := func(t btf.Type) int {
 		switch t.(type) {

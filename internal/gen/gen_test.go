@@ -7,9 +7,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -54,7 +52,8 @@ func readFile(t *testing.T, path string) []byte {
 
 // TestGolden compares the generator's output with the committed skeletons, which are
 // the golden files: internal/gen/tricky (every tricky layout of tricky.h; its own tests
-// check it against the kernel) and examples/skeleton/minimal. `go generate ./...`
+// check it against the kernel), examples/skeleton/minimal and internal/gen/records
+// (typed ring and perf buffer readers, also checked against the kernel). `go generate ./...`
 // rewrites them; review the diff.
 func TestGolden(t *testing.T) {
 	for _, c := range []struct {
@@ -63,6 +62,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{"../../bpf/testdata/gen/tricky.bpf.o", "tricky/tricky.skel.go", gen.Options{Package: "tricky", Types: []string{"with_flex"}}},
 		{"../../bpf/minimal.bpf.o", "../../examples/skeleton/minimal/minimal.skel.go", gen.Options{Package: "minimal"}},
+		{"../../bpf/testdata/realworld/events.bpf.o", "records/records.skel.go", gen.Options{Package: "records", Records: map[string]string{"events": "event", "perf_events": "event"}}},
 	} {
 		t.Run(filepath.Base(c.golden), func(t *testing.T) {
 			c.opts.Object = readFile(t, c.object)
@@ -118,6 +118,8 @@ func TestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	notBPF := readFile(t, self)
+	events := readFile(t, "../../bpf/testdata/realworld/events.bpf.o")
+	stacks := readFile(t, "../../bpf/testdata/realworld/stacks.bpf.o")
 	for _, c := range []struct {
 		name  string
 		opts  gen.Options
@@ -132,8 +134,14 @@ func TestErrors(t *testing.T) {
 		{"object name with a newline", gen.Options{Package: "p", ObjectFile: "m\n.bpf.o", Object: minimal}, []string{`"m\n.bpf.o"`, "letters, digits and . _ + - only"}},
 		{"object name with a quote", gen.Options{Package: "p", ObjectFile: "m\".bpf.o", Object: minimal}, []string{"letters, digits and . _ + - only"}},
 		{"object in a directory", gen.Options{Package: "p", ObjectFile: "bpf/m.bpf.o", Object: minimal}, []string{"bare file name"}},
-		{"unknown type", gen.Options{Package: "p", ObjectFile: "m.bpf.o", Object: minimal, Types: []string{"nosuch"}}, []string{"-type nosuch", "no type of that name"}},
+		{"unknown type", gen.Options{Package: "p", ObjectFile: "m.bpf.o", Object: minimal, Types: []string{"nosuch"}}, []string{"-type nosuch", "no type of that name", "struct nosuch *unused_nosuch __attribute__((unused));", "__type(value, struct nosuch)"}},
 		{"type that is not one", gen.Options{Package: "p", ObjectFile: "m.bpf.o", Object: minimal, Types: []string{"handle_tp"}}, []string{"-type handle_tp", "not a struct, union, enum or typedef"}},
+		{"record type only used through a pointer", gen.Options{Package: "p", ObjectFile: "e.bpf.o", Object: events, Records: map[string]string{"msgs": "msg_hdr"}},
+			[]string{"-type msg_hdr", "no type of that name", "only reaches through a pointer", "struct msg_hdr *unused_msg_hdr __attribute__((unused));"}},
+		{"record of a hash map", gen.Options{Package: "p", ObjectFile: "e.bpf.o", Object: stacks, Records: map[string]string{"counts": "int"}},
+			[]string{"-type counts=int", "map counts is a Hash, not a ring buffer or a perf event array"}},
+		{"record of no map", gen.Options{Package: "p", ObjectFile: "e.bpf.o", Object: events, Records: map[string]string{"evnts": "event"}},
+			[]string{"-type evnts=event", "no map evnts", "perf event arrays: events, msgs, perf_events"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out, err := gen.Generate(c.opts)
@@ -149,139 +157,29 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// TestEveryObject generates the skeleton of every object under bpf/ inside a new module
-// that requires bpfkit, the way a user would (through //go:generate go run
-// github.com/bpfkit/bpfkit/cmd/bpfkit gen), builds them all into one program and runs
-// it: each skeleton's Open builds every typed map accessor, which checks its generated
-// key and value types against the map's BTF (package maps), and reads every section
-// into its generated struct, which checks that layout too.
-func TestEveryObject(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a module of 25 generated packages; skipped with -short")
-	}
-	root, err := filepath.Abs("../..")
+// TestRecords: a ring buffer and a perf event array given a record type become typed
+// readers that Load makes; .rodata is reached through a getter and a setter.
+func TestRecords(t *testing.T) {
+	src, err := gen.Generate(gen.Options{Package: "events", ObjectFile: "events.bpf.o",
+		Object: readFile(t, "../../bpf/testdata/realworld/events.bpf.o"), Records: map[string]string{"events": "event", "perf_events": "event"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var objects []string
-	err = filepath.WalkDir(filepath.Join(root, "bpf"), func(path string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(path, ".bpf.o") {
-			objects = append(objects, path)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(objects) < 20 {
-		t.Fatalf("found only %d objects under bpf/", len(objects))
-	}
-
-	mod := t.TempDir()
-	write := func(name, text string) {
-		t.Helper()
-		p := filepath.Join(mod, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
+	for _, want := range []string{
+		"Events     *maps.RingBuf[Event] // events: RingBuf of event records, made by Load (nil before)",
+		"PerfEvents *maps.PerfBuf[Event] // perf_events: PerfEventArray of event records, made by Load (nil before)",
+		"Msgs       *loader.Map          // msgs: a ring buffer: give its record type (bpfkit gen -type msgs=TYPE)",
+		"} else if s.Maps.Events, err = maps.NewRingBuf[Event](m); err != nil {",
+		"} else if s.Maps.PerfEvents, err = maps.NewPerfBuf[Event](m, 0); err != nil {",
+		"type Event struct {",
+	} {
+		if !strings.Contains(string(src), want) {
+			t.Errorf("the skeleton lacks %q:\n%s", want, src)
 		}
 	}
-	goVersion := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(readFile(t, filepath.Join(root, "go.mod")))
-	write("go.mod", fmt.Sprintf("module example.com/user\n\ngo %s\n\nrequire github.com/bpfkit/bpfkit v0.0.0\n\nreplace github.com/bpfkit/bpfkit => %s\n", goVersion[1], root))
-	write("go.sum", string(readFile(t, filepath.Join(root, "go.sum"))))
-	var imports, calls strings.Builder
-	for i, obj := range objects {
-		pkg := fmt.Sprintf("p%d", i)
-		write(pkg+"/gen.go", fmt.Sprintf("package %s\n\n//go:generate go run github.com/bpfkit/bpfkit/cmd/bpfkit gen -package %s -output skel.go %s\n", pkg, pkg, obj))
-		fmt.Fprintf(&imports, "\t%q\n", "example.com/user/"+pkg)
-		fmt.Fprintf(&calls, "\tcheck(%q, func() (any, error) { s, err := %s.Open(nil); if err == nil { defer s.Close() }; return s, err })\n", obj, pkg)
+	// the readers are made after the object's Load, not at Open
+	load, open := strings.Index(string(src), ") Load() error {"), strings.Index(string(src), ") open() error {")
+	if ring := strings.Index(string(src), "maps.NewRingBuf[Event](m)"); ring < load || open > load {
+		t.Errorf("NewRingBuf at %d, open at %d, Load at %d: the reader is not made by Load", ring, open, load)
 	}
-	write("main.go", `package main
-
-import (
-	"fmt"
-	"reflect"
-	"strings"
-
-`+imports.String()+`)
-
-// check opens a skeleton and counts its maps: typed accessors, and loader maps.
-func check(object string, open func() (any, error)) {
-	s, err := open()
-	if err != nil {
-		fmt.Printf("FAIL %s: %v\n", object, err)
-		return
-	}
-	v := reflect.ValueOf(s).Elem()
-	m := v.FieldByName("Maps")
-	typed, raw := 0, 0
-	for i := range m.NumField() {
-		f := m.Field(i)
-		switch {
-		case f.IsNil():
-			fmt.Printf("FAIL %s: map field %s is nil\n", object, m.Type().Field(i).Name)
-			return
-		case strings.HasPrefix(f.Type().String(), "*maps."):
-			typed++
-		default:
-			raw++
-		}
-	}
-	sections := 0
-	for i := range v.NumField() {
-		if f := v.Field(i); f.Kind() == reflect.Pointer && !f.IsNil() && v.Type().Field(i).Name != "Object" {
-			sections++
-		}
-	}
-	fmt.Printf("OK %s typed=%d raw=%d sections=%d\n", object, typed, raw, sections)
-}
-
-func main() {
-`+calls.String()+`}
-`)
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("go", args...)
-		cmd.Dir = mod
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	run("generate", "./...")
-	run("vet", "./...")
-	out := run("run", ".")
-
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != len(objects) {
-		t.Errorf("%d result lines for %d objects:\n%s", len(lines), len(objects), out)
-	}
-	totalTyped := 0
-	for i, obj := range objects {
-		var typed, raw, sections int
-		line := ""
-		for _, l := range lines {
-			if strings.HasPrefix(l, "OK "+obj+" ") || strings.HasPrefix(l, "FAIL "+obj+":") {
-				line = l
-			}
-		}
-		if _, err := fmt.Sscanf(line, "OK "+obj+" typed=%d raw=%d sections=%d", &typed, &raw, &sections); err != nil {
-			t.Errorf("%s: %s", obj, line)
-			continue
-		}
-		// as many typed accessors as the generated file constructs
-		src := readFile(t, filepath.Join(mod, fmt.Sprintf("p%d", i), "skel.go"))
-		if want := strings.Count(string(src), "= maps.New"); typed != want {
-			t.Errorf("%s: %d typed maps opened, the skeleton constructs %d", obj, typed, want)
-		}
-		totalTyped += typed
-	}
-	if totalTyped < 30 {
-		t.Errorf("only %d typed map accessors checked over %d objects", totalTyped, len(objects))
-	}
-	t.Logf("%d objects, %d typed map accessors layout-checked", len(objects), totalTyped)
 }

@@ -70,20 +70,28 @@ func readObject(data []byte) (*object, error) {
 	if err := o.readPrograms(f); err != nil {
 		return nil, err
 	}
-	for typ, err := range o.spec.All() {
-		if err != nil {
-			return nil, fmt.Errorf("reading BTF: %w", err)
-		}
-		ds, ok := typ.(*btf.Datasec)
-		if !ok {
+	// Only the DATASECs of the ELF sections a skeleton shows are read, as libbpf makes
+	// maps of those only: the others (.ksyms, .kconfig) are libbpf's business, and
+	// cilium/ebpf refuses some of them (typed __ksym variables).
+	seen := map[string]bool{}
+	for _, sec := range f.Sections {
+		if sec.Name != ".maps" && !sys.IsGlobalDataSection(sec.Name) || seen[sec.Name] {
 			continue
+		}
+		seen[sec.Name] = true
+		var ds *btf.Datasec
+		if err := o.spec.TypeByName(sec.Name, &ds); err != nil {
+			if errors.Is(err, btf.ErrNotFound) {
+				continue // no variable in it (string literals only), or no BTF for it
+			}
+			return nil, fmt.Errorf("reading the BTF of section %s: %w", text(sec.Name), err)
 		}
 		switch {
 		case ds.Name == ".maps":
 			if err := o.readMaps(ds); err != nil {
 				return nil, err
 			}
-		case sys.IsGlobalDataSection(ds.Name) && exposedVars(ds) > 0:
+		case exposedVars(ds) > 0:
 			if err := checkSectionName("data section", ds.Name); err != nil {
 				return nil, err
 			}

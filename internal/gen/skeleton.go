@@ -46,18 +46,36 @@ type %[1]s struct {
 	for _, s := range sk.sections {
 		if s.live {
 			fmt.Fprintf(b, "\t// %s holds the %s variables: set them before Load; after Load it is the\n\t// kernel's memory of the map, and reads and writes through it are live.\n", s.name, text(s.elf))
-		} else {
-			fmt.Fprintf(b, "\t// %s holds the %s variables: set them before Load, which freezes them in\n\t// the kernel; after Load it keeps the values the programs see.\n", s.name, text(s.elf))
+			fmt.Fprintf(b, "\t%s *%s\n", s.name, s.name)
 		}
-		fmt.Fprintf(b, "\t%s *%s\n", s.name, s.name)
 	}
-	fmt.Fprintf(b, "\t// Maps are the object's maps, typed.\n\tMaps %s\n\t// Programs are the object's programs.\n\tPrograms %s\n}\n\n", mapsType, progsType)
+	fmt.Fprintf(b, "\t// Maps are the object's maps, typed.\n\tMaps %s\n\t// Programs are the object's programs.\n\tPrograms %s\n", mapsType, progsType)
+	for i, s := range sk.sections {
+		if s.live {
+			continue
+		}
+		if i == 0 || sk.sections[i-1].live {
+			b.WriteString("\n")
+		}
+		what := "Load freezes"
+		if s.special != "" {
+			what = "Load writes"
+		}
+		fmt.Fprintf(b, "\t%s *%s // the %s variables %s: see %s and Set%s\n", lower(s.name), s.name, text(s.elf), what, s.name, s.name)
+	}
+	b.WriteString("}\n\n")
 
 	fmt.Fprintf(b, "// %s are the maps of %s: typed accessors (package maps) where the map type has\n// one, else the loader's map.\ntype %s struct {\n", mapsType, sk.opts.ObjectFile, mapsType)
 	for _, m := range sk.maps {
 		note := m.typ.String()
-		if h, ok := rawHint[m.typ]; ok && m.ctor == "" {
+		switch h, ok := rawHint[m.typ]; {
+		case m.record != "":
+			note = fmt.Sprintf("%s of %s records, made by Load (nil before)", m.typ, text(m.record))
+		case ok && m.ctor == "":
 			note = h
+			if strings.Contains(h, "%s") {
+				note = fmt.Sprintf(h, text(m.cname))
+			}
 		}
 		fmt.Fprintf(b, "\t%s %s // %s: %s\n", m.name, m.expr, text(m.cname), note)
 	}
@@ -86,19 +104,29 @@ func Open(opts *loader.Options) (*%[1]s, error) {
 func (s *%[1]s) open() error {
 `, n, sk.opts.ObjectFile, quote(sk.stem))
 	for _, sec := range sk.sections {
-		fmt.Fprintf(b, "\ts.%s = new(%s)\n\tif err := s.Object.ReadSection(%s, s.%s); err != nil {\n\t\treturn err\n\t}\n", sec.name, sec.name, quote(sec.elf), sec.name)
+		field := sec.name
+		if !sec.live {
+			field = lower(sec.name)
+		}
+		fmt.Fprintf(b, "\ts.%s = new(%s)\n\tif err := s.Object.ReadSection(%s, s.%s); err != nil {\n\t\treturn err\n\t}\n", field, sec.name, quote(sec.elf), field)
 	}
-	typed := false
+	typed, atOpen := false, 0
 	for _, m := range sk.maps {
-		typed = typed || m.ctor != ""
+		if m.record == "" {
+			typed = typed || m.ctor != ""
+			atOpen++
+		}
 	}
-	if len(sk.maps)+len(sk.progs) > 0 {
+	if atOpen+len(sk.progs) > 0 {
 		b.WriteString("\tvar err error\n")
 	}
 	if typed {
 		b.WriteString("\tvar m *loader.Map\n")
 	}
 	for _, m := range sk.maps {
+		if m.record != "" {
+			continue // a reader, made by Load
+		}
 		if m.ctor == "" {
 			fmt.Fprintf(b, "\tif s.Maps.%s, err = s.Object.Map(%s); err != nil {\n\t\treturn err\n\t}\n", m.name, quote(m.cname))
 			continue
@@ -125,9 +153,24 @@ func (s *%[1]s) open() error {
 		}
 		fmt.Fprintf(b, "\n// Then %s %s.", strings.Join(live, ", "), verb)
 	}
+	var records []skelMap
+	for _, m := range sk.maps {
+		if m.record != "" {
+			records = append(records, m)
+		}
+	}
+	if len(records) > 0 {
+		names := make([]string, len(records))
+		for i, m := range records {
+			names[i] = "Maps." + m.name
+		}
+		fmt.Fprintf(b, "\n// Then it makes the readers %s (the object's Close closes them).", strings.Join(names, ", "))
+	}
 	fmt.Fprintf(b, "\nfunc (s *%s) Load() error {\n", n)
 	for _, sec := range sk.sections {
-		fmt.Fprintf(b, "\tif err := s.Object.SetSection(%s, s.%s); err != nil {\n\t\treturn err\n\t}\n", quote(sec.elf), sec.name)
+		if sec.live { // the frozen sections are set by their setters
+			fmt.Fprintf(b, "\tif err := s.Object.SetSection(%s, s.%s); err != nil {\n\t\treturn err\n\t}\n", quote(sec.elf), sec.name)
+		}
 	}
 	b.WriteString("\tif err := s.Object.Load(); err != nil {\n\t\treturn err\n\t}\n")
 	for _, sec := range sk.sections {
@@ -136,7 +179,60 @@ func (s *%[1]s) open() error {
 				lower(sec.name), sec.name, quote(sec.elf), sec.name, lower(sec.name))
 		}
 	}
+	for _, m := range records {
+		fmt.Fprintf(b, "\tif m, err := s.Object.Map(%s); err != nil {\n\t\treturn err\n\t} else if s.Maps.%s, err = %s; err != nil {\n\t\treturn err\n\t}\n",
+			quote(m.cname), m.name, m.ctor)
+	}
 	b.WriteString("\treturn nil\n}\n\n")
+	for _, sec := range sk.sections {
+		if sec.live {
+			continue
+		}
+		if sec.special != "" {
+			fmt.Fprintf(b, `// %[1]s returns a copy of the %[3]s variables: before Load, the values Load writes into
+// the kernel (set them with Set%[1]s); after Load, the kernel's values where it lets
+// user space read them. The section holds a %[6]s, and the kernel does not map a map
+// holding one into user space (libbpf's C skeleton leaves such a section NULL after
+// load): then it returns the values Load wrote.
+func (s *%[2]s) %[1]s() %[1]s {
+	v := *s.%[4]s
+	if s.Object.ReadSection(%[5]s, &v) != nil {
+		return *s.%[4]s
+	}
+	return v
+}
+
+// Set%[1]s sets the %[3]s variables for Load to write: take them with %[1]s, change what
+// you need, set them back. After Load it writes the kernel's copy where the kernel lets
+// user space map it, and otherwise returns an error and the values stay as they were.
+func (s *%[2]s) Set%[1]s(v %[1]s) error {
+	if err := s.Object.SetSection(%[5]s, &v); err != nil {
+		return err
+	}
+	*s.%[4]s = v
+	return nil
+}
+
+`, sec.name, n, text(sec.elf), lower(sec.name), quote(sec.elf), text(sec.special))
+			continue
+		}
+		fmt.Fprintf(b, `// %[1]s returns a copy of the %[3]s variables: before Load, the values Load freezes into
+// the kernel (set them with Set%[1]s); after Load, the frozen values the programs see.
+func (s *%[2]s) %[1]s() %[1]s { return *s.%[4]s }
+
+// Set%[1]s sets the %[3]s variables for Load to freeze: take them with %[1]s, change what
+// you need, set them back. After Load the kernel has frozen them: it returns an error
+// wrapping loader.ErrReadOnly, and the values stay as they were.
+func (s *%[2]s) Set%[1]s(v %[1]s) error {
+	if err := s.Object.SetSection(%[5]s, &v); err != nil {
+		return err
+	}
+	*s.%[4]s = v
+	return nil
+}
+
+`, sec.name, n, text(sec.elf), lower(sec.name), quote(sec.elf))
+	}
 	fmt.Fprintf(b, `// Attach attaches every program that has an attach point in its section name; the links
 // belong to the object.
 func (s *%[1]s) Attach() error { return s.Object.Attach() }

@@ -138,8 +138,9 @@ func btfDesc(t btf.Type) string {
 // compareLayout compares Go type t at goOff with BTF type bt at btfOff, recursively.
 // Names may differ; offsets, sizes and shapes must not. A Go byte array stands for any BTF
 // type of its size (char arrays, unions, bitfields); a Go "_" field is padding the C side
-// leaves implicit. A section (DATASEC) matches a struct whose fields are its variables, or,
-// when it holds a single variable, that variable's type.
+// leaves implicit. A section (DATASEC) matches a struct whose fields are its variables
+// (its static variables may be left to blank fields), or, when it holds a single
+// variable, that variable's type.
 func compareLayout(t reflect.Type, goOff uintptr, path string, bt btf.Type, btfOff uintptr) *mismatch {
 	bt = btf.UnderlyingType(bt)
 	bsize, err := btf.Sizeof(bt)
@@ -235,10 +236,11 @@ func compareLayout(t reflect.Type, goOff uintptr, path string, bt btf.Type, btfO
 		for _, v := range b.Vars {
 			name := ""
 			var typ btf.Type = v.Type
+			static := false
 			if vv, ok := v.Type.(*btf.Var); ok {
-				name, typ = vv.Name, vv.Type
+				name, typ, static = vv.Name, vv.Type, vv.Linkage == btf.StaticVar
 			}
-			vars = append(vars, fieldRef{name: name, typ: typ, off: uintptr(v.Offset)})
+			vars = append(vars, fieldRef{name: name, typ: typ, off: uintptr(v.Offset), optional: static})
 		}
 		return compareFields(t, goOff, path, vars, btfOff, mis)
 	}
@@ -250,6 +252,10 @@ type fieldRef struct {
 	typ            btf.Type
 	off            uintptr
 	bitOff, bitLen uint32 // bitLen > 0 for a bitfield
+	// optional: a static variable of a section, which the Go struct may leave to padding
+	// (generated skeletons do: it is the object's own business, like bpf_printk's format
+	// strings) or hold in a field of its own.
+	optional bool
 }
 
 // isStorage reports whether a Go type can hold the bits of C bitfields: an unsigned
@@ -268,11 +274,16 @@ func isStorage(t reflect.Type) bool {
 // blank field ("_") stands for a C member at the same offset and of the same size (an
 // explicit pad), or else for padding the C side leaves implicit. A run of C bitfields is
 // held by one Go unsigned integer or byte array whose bytes cover their bits. Zero-sized
-// C members at the end (flexible arrays) may be left out.
+// C members at the end (flexible arrays) may be left out, and so may the optional ones
+// (a section's static variables) wherever they are: a Go field skips those that start
+// before it.
 func compareFields(t reflect.Type, goOff uintptr, path string, members []fieldRef, btfOff uintptr, mis func(string) *mismatch) *mismatch {
 	next, named := 0, 0
 	for i := range t.NumField() {
 		f := t.Field(i)
+		for next < len(members) && members[next].optional && members[next].off < f.Offset {
+			next++ // left to the Go struct's padding
+		}
 		if f.Name == "_" {
 			if next < len(members) && members[next].off == f.Offset && members[next].bitLen == 0 {
 				if n, err := btf.Sizeof(members[next].typ); err == nil && uintptr(n) == f.Type.Size() {
@@ -315,10 +326,12 @@ func compareFields(t reflect.Type, goOff uintptr, path string, members []fieldRe
 		}
 	}
 	for next < len(members) && members[next].bitLen == 0 {
-		if n, err := btf.Sizeof(members[next].typ); err != nil || n != 0 {
-			break
+		if !members[next].optional {
+			if n, err := btf.Sizeof(members[next].typ); err != nil || n != 0 {
+				break
+			}
 		}
-		next++ // a flexible array member
+		next++ // a flexible array member, or a static variable left to padding
 	}
 	if next < len(members) {
 		m := members[next]

@@ -27,9 +27,6 @@ type Tricky struct {
 	// Data holds the .data variables: set them before Load; after Load it is the
 	// kernel's memory of the map, and reads and writes through it are live.
 	Data *Data
-	// Rodata holds the .rodata variables: set them before Load, which freezes them in
-	// the kernel; after Load it keeps the values the programs see.
-	Rodata *Rodata
 	// DataCustom holds the .data.custom variables: set them before Load; after Load it is the
 	// kernel's memory of the map, and reads and writes through it are live.
 	DataCustom *DataCustom
@@ -37,6 +34,8 @@ type Tricky struct {
 	Maps Maps
 	// Programs are the object's programs.
 	Programs Programs
+
+	rodata *Rodata // the .rodata variables Load freezes: see Rodata and SetRodata
 }
 
 // Maps are the maps of tricky.bpf.o: typed accessors (package maps) where the map type has
@@ -48,7 +47,7 @@ type Maps struct {
 	PerCpu   *maps.PerCPUArray[TdefT]        // per_cpu: PerCPUArray
 	Queue    *maps.Queue[Inner]              // queue: Queue
 	Collided *maps.Hash[uint32, Collide]     // collided: Hash
-	Events   *loader.Map                     // events: a ring buffer: read it with maps.NewRingBuf[E]
+	Events   *loader.Map                     // events: a ring buffer: give its record type (bpfkit gen -type events=TYPE) for a *maps.RingBuf[TYPE], or read it with maps.NewRawRingBuf
 	ByAddr   *maps.LRUHash[Addr, State]      // by_addr: LRUHash
 	Trie     *maps.LPMTrie[LpmKey, uint64]   // trie: LPMTrie
 }
@@ -83,8 +82,8 @@ func (s *Tricky) open() error {
 	if err := s.Object.ReadSection(".data", s.Data); err != nil {
 		return err
 	}
-	s.Rodata = new(Rodata)
-	if err := s.Object.ReadSection(".rodata", s.Rodata); err != nil {
+	s.rodata = new(Rodata)
+	if err := s.Object.ReadSection(".rodata", s.rodata); err != nil {
 		return err
 	}
 	s.DataCustom = new(DataCustom)
@@ -162,9 +161,6 @@ func (s *Tricky) Load() error {
 	if err := s.Object.SetSection(".data", s.Data); err != nil {
 		return err
 	}
-	if err := s.Object.SetSection(".rodata", s.Rodata); err != nil {
-		return err
-	}
 	if err := s.Object.SetSection(".data.custom", s.DataCustom); err != nil {
 		return err
 	}
@@ -186,6 +182,21 @@ func (s *Tricky) Load() error {
 		return err
 	}
 	s.DataCustom = dataCustom
+	return nil
+}
+
+// Rodata returns a copy of the .rodata variables: before Load, the values Load freezes into
+// the kernel (set them with SetRodata); after Load, the frozen values the programs see.
+func (s *Tricky) Rodata() Rodata { return *s.rodata }
+
+// SetRodata sets the .rodata variables for Load to freeze: take them with Rodata, change what
+// you need, set them back. After Load the kernel has frozen them: it returns an error
+// wrapping loader.ErrReadOnly, and the values stay as they were.
+func (s *Tricky) SetRodata(v Rodata) error {
+	if err := s.Object.SetSection(".rodata", &v); err != nil {
+		return err
+	}
+	*s.rodata = v
 	return nil
 }
 

@@ -22,7 +22,11 @@ func load(t *testing.T) *Tricky {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	s.Rodata.Limit = 100
+	ro := s.Rodata()
+	ro.Limit = 100
+	if err := s.SetRodata(ro); err != nil {
+		t.Fatal(err)
+	}
 	s.Data.Level = 20
 	s.DataCustom.Custom = 3
 	s.BSS.Counter = 1000
@@ -175,18 +179,27 @@ func TestGoWritesKernelReads(t *testing.T) {
 	}
 }
 
-// TestRodataFrozen: after Load, .rodata is the kernel's frozen copy: the Go struct keeps
-// the values set before Load, and the object refuses writes.
+// TestRodataFrozen: after Load, .rodata is the kernel's frozen copy: Rodata returns the
+// values set before Load, and a write is an error, never lost silently.
 func TestRodataFrozen(t *testing.T) {
 	s := load(t)
-	if s.Rodata.Limit != 100 {
-		t.Errorf("rodata.limit = %d, want the 100 set before Load", s.Rodata.Limit)
+	ro := s.Rodata()
+	if ro.Limit != 100 {
+		t.Errorf("rodata.limit = %d, want the 100 set before Load", ro.Limit)
 	}
-	if string(s.Rodata.Label[:3]) != "hey" || s.Rodata.Target.V4() != 0x0100007f {
-		t.Errorf("rodata initial values lost: %q %#x", s.Rodata.Label, s.Rodata.Target.V4())
+	if string(ro.Label[:3]) != "hey" || ro.Target.V4() != 0x0100007f {
+		t.Errorf("rodata initial values lost: %q %#x", ro.Label, ro.Target.V4())
 	}
-	if err := s.Object.SetSection(".rodata", s.Rodata); !errors.Is(err, loader.ErrReadOnly) {
-		t.Errorf("SetSection(.rodata) after Load: %v, want ErrReadOnly", err)
+	ro.Limit = 5
+	if err := s.SetRodata(ro); !errors.Is(err, loader.ErrReadOnly) {
+		t.Errorf("SetRodata after Load: %v, want ErrReadOnly", err)
+	}
+	if got := s.Rodata().Limit; got != 100 {
+		t.Errorf("after the refused SetRodata, Rodata().Limit = %d, want 100", got)
+	}
+	var kernel Rodata
+	if err := s.Object.ReadSection(".rodata", &kernel); err != nil || kernel != s.Rodata() {
+		t.Errorf("the kernel's .rodata %+v (%v) differs from Rodata() %+v", kernel, err, s.Rodata())
 	}
 }
 
