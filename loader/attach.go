@@ -34,10 +34,16 @@ func (p *Program) attach(what string, min sys.Version, fn func(out **C.struct_bp
 	return p.attachWith(what, func(o *Object, progFD int) (*Link, error) {
 		var cl *C.struct_bpf_link
 		var rc C.long
-		withLibbpf(&o.sink, func() { rc = fn(&cl) })
+		out := withLibbpf(&o.sink, func() { rc = fn(&cl) })
 		if rc < 0 {
+			d, ok := out.diagnose()
+			o.sink.emit(out, out.failureSaid(d, ok))
+			if ok {
+				return nil, &libbpfWords{words: withoutErrnoText(d.words, syscall.Errno(-rc)), errno: syscall.Errno(-rc)}
+			}
 			return nil, syscall.Errno(-rc)
 		}
+		o.sink.emit(out, nil)
 		return newLink(o, p, what, cl, -1), nil
 	}, min)
 }

@@ -36,7 +36,7 @@ func (o *Object) preflight() error {
 	types := map[string]ebpf.ProgramType{}
 	skip := map[string]bool{}
 	for _, p := range o.progs {
-		types[p.name] = p.typ
+		types[p.name] = p.Type()
 		if !p.autoloadLocked() {
 			skip[p.name] = true
 		}
