@@ -51,8 +51,8 @@ var (
 // libbpf named and carries libbpf's diagnosis, the words libbpf printed about the
 // failure in this object's log, around the errno. For example
 //
-//	loading capable.bpf.o: map 'stackmap': failed to create (its value size is 0: set it with Map.SetValueSize before Load): invalid argument
-//	loading program "dummy_fentry" of funclatency.bpf.o: failed to find kernel BTF type ID of 'dummy_fentry': no such process
+//	loading map "stackmap" of capable.bpf.o: failed to create (its value size (Map.SetValueSize) and max entries (Map.SetMaxEntries) must be set before Load): invalid argument
+//	loading program "dummy_fentry" of funclatency.bpf.o: failed to find kernel BTF type ID of 'dummy_fentry' (…): no such process
 //
 // Reach it with errors.As; it unwraps to the errno.
 type LoadError struct {
@@ -71,11 +71,9 @@ type LoadError struct {
 }
 
 func (e *LoadError) Error() string {
-	words := e.Libbpf
-	if e.Program != "" {
-		// the operation names the program already
-		words = strings.TrimPrefix(words, "prog '"+e.Program+"': ")
-	}
+	// the operation names the program or map already
+	words := strings.TrimPrefix(e.Libbpf, "prog '"+e.Program+"': ")
+	words = strings.TrimPrefix(words, "map '"+e.Map+"': ")
 	var b strings.Builder
 	b.WriteString(e.op)
 	if words != "" {

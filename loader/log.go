@@ -165,6 +165,24 @@ func (out libbpfOutput) diagnose() (d diagnosis, ok bool) {
 		if d.words == "" {
 			continue
 		}
+		if d.program == "" && d.mapName == "" {
+			// libbpf names the map or program in a later message of the chain
+			// ("couldn't reuse pinned map at …", then "map 'x': error reusing …")
+			for _, later := range out[i+1:] {
+				text := strings.TrimPrefix(later.text, "libbpf: ")
+				if later.level != libbpfWarn {
+					continue
+				}
+				if sm := progPrefix.FindStringSubmatch(text); sm != nil {
+					d.program = sm[1]
+					break
+				}
+				if sm := mapPrefix.FindStringSubmatch(text); sm != nil {
+					d.mapName = sm[1]
+					break
+				}
+			}
+		}
 		return d, true
 	}
 	return diagnosis{}, false
@@ -181,10 +199,23 @@ func withoutErrnoText(words string, errno syscall.Errno) string {
 }
 
 // failureSaid reports, for emit, the messages an error built from out carries: the
-// diagnosis and the wrappers around it.
+// diagnosis, the wrappers around it, and the later warnings about the same map or
+// program (libbpf's chain back up from the failure).
 func (out libbpfOutput) failureSaid(d diagnosis, ok bool) func(int) bool {
 	return func(i int) bool {
-		return (ok && i == d.index) || (out[i].level == libbpfWarn && failureWrappers.MatchString(out[i].text))
+		m := out[i]
+		if m.level != libbpfWarn {
+			return false
+		}
+		if failureWrappers.MatchString(m.text) || (ok && i == d.index) {
+			return true
+		}
+		if !ok || i < d.index {
+			return false
+		}
+		text := strings.TrimPrefix(m.text, "libbpf: ")
+		return (d.program != "" && strings.HasPrefix(text, "prog '"+d.program+"': ")) ||
+			(d.mapName != "" && strings.HasPrefix(text, "map '"+d.mapName+"': "))
 	}
 }
 

@@ -427,8 +427,13 @@ func (o *Object) failure(op string, errno syscall.Errno, out libbpfOutput) error
 			d.program = failed
 		}
 	}
-	if d.program != "" && op == "loading "+o.name {
-		op = fmt.Sprintf("loading program %q of %s", d.program, o.name)
+	if op == "loading "+o.name {
+		switch {
+		case d.program != "":
+			op = fmt.Sprintf("loading program %q of %s", d.program, o.name)
+		case d.mapName != "":
+			op = fmt.Sprintf("loading map %q of %s", d.mapName, o.name)
+		}
 	}
 	if errno == syscall.EPERM {
 		return &PrivilegeError{Op: op, Missing: caps.MissingForBPF(), Err: errno}

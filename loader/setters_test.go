@@ -94,8 +94,8 @@ func TestLoadErrorsNameWhatFailed(t *testing.T) {
 		hint           string
 		enableMaybeFen bool
 	}{
-		{0, "", "stacks", []string{"map 'stacks': failed to create"}, syscall.EINVAL, "Map.SetValueSize", false},
-		{2, "", "outer", []string{"map 'outer': failed to create"}, syscall.EINVAL, "", false},
+		{0, "", "stacks", []string{`map "stacks" of realshape.bpf.o`, "failed to create"}, syscall.EINVAL, "Map.SetValueSize", false},
+		{2, "", "outer", []string{`map "outer" of realshape.bpf.o`, "failed to create"}, syscall.EINVAL, "", false},
 		{3, "hook_tc", "", []string{"missing BPF prog type", "tc_packet_hook0"}, syscall.EINVAL, "Program.SetType", false},
 		{6, "btf_tp", "", []string{"no BTF-based attach target"}, syscall.EINVAL, "", false},
 		{7, "maybe_fentry", "", []string{"failed to find kernel BTF type ID of 'bpfkit_no_such_function'"}, syscall.ESRCH, "SetAttachTarget", true},
@@ -129,8 +129,11 @@ func TestLoadErrorsNameWhatFailed(t *testing.T) {
 		if !strings.Contains(le.Hint, tt.hint) {
 			t.Errorf("after %d settings: hint %q, want one mentioning %q", tt.steps, le.Hint, tt.hint)
 		}
+		if tt.mapn != "" && !strings.HasPrefix(le.Libbpf, "map '"+tt.mapn+"': failed to create") {
+			t.Errorf("after %d settings: libbpf's words %q", tt.steps, le.Libbpf)
+		}
 		// libbpf's words are in the error, and at debug level only in the log
-		for _, w := range tt.words {
+		for _, w := range append(tt.words, le.Libbpf) {
 			for _, line := range strings.Split(logs.String(), "\n") {
 				if strings.Contains(line, w) && !strings.Contains(line, "level=DEBUG") {
 					t.Errorf("after %d settings: libbpf's %q was logged besides the error: %s", tt.steps, w, line)
