@@ -144,7 +144,7 @@ func OpenBytes(name string, elf []byte, opts *Options) (*Object, error) {
 
 	// The section headers name the global-data sections; a file debug/elf cannot read
 	// is left for libbpf to refuse in its own words.
-	f, _ := elfpkg.NewFile(bytes.NewReader(o.elf))
+	f := readELF(o.elf)
 	if err := o.readBTF(f); err != nil {
 		return nil, fmt.Errorf("opening BPF object %s: reading its BTF: %w", name, err)
 	}
@@ -158,6 +158,21 @@ func OpenBytes(name string, elf []byte, opts *Options) (*Object, error) {
 	o.leak = sys.TrackLeak(o, "loader.Object", o.name,
 		"its programs, maps and links stay until the process exits", nil)
 	return o, nil
+}
+
+// readELF reads the object's ELF headers, or returns nil for bytes debug/elf cannot
+// read (it may panic on malformed input: the bytes are untrusted).
+func readELF(b []byte) (f *elfpkg.File) {
+	defer func() {
+		if recover() != nil {
+			f = nil
+		}
+	}()
+	f, err := elfpkg.NewFile(bytes.NewReader(b))
+	if err != nil {
+		return nil
+	}
+	return f
 }
 
 // readBTF reads the object's BTF (none: programs still load, but globals and map types
