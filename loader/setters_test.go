@@ -338,6 +338,10 @@ func TestSetterValidation(t *testing.T) {
 			t.Errorf("%s: %v does not wrap %v", tt.name, tt.err, tt.is)
 		}
 	}
+	// the section libbpf skips holds no global
+	if err := obj.SetGlobal("notes", [10]byte{}); !errors.Is(err, loader.ErrNotFound) {
+		t.Errorf("SetGlobal of a variable in a section libbpf skips: %v, want ErrNotFound", err)
+	}
 	if stacks.ValueSize() != 0 || stacks.MaxEntries() != 0 || stacks.KeySize() != 4 {
 		t.Errorf("refused settings changed the map: value %d max %d key %d", stacks.ValueSize(), stacks.MaxEntries(), stacks.KeySize())
 	}
