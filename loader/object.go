@@ -386,7 +386,7 @@ func (o *Object) Load() error {
 	var rc C.int
 	out := withLibbpf(&o.sink, func() { rc = C.bpf_object__load(o.cobj) })
 	logs := o.takeLogBuffers()
-	o.closeInnerFDs()
+	o.closeSetterFDs()
 	if rc < 0 {
 		o.failed = o.loadError(syscall.Errno(-rc), out, logs)
 		return o.failed
@@ -495,14 +495,17 @@ func (o *Object) hint(d diagnosis) string {
 	return ""
 }
 
-// closeInnerFDs closes the descriptors SetInnerMap kept for libbpf, which needs them
-// only while it creates the maps. The caller holds o.mu for writing.
-func (o *Object) closeInnerFDs() {
+// closeSetterFDs closes the descriptors SetInnerMap and SetAttachTarget kept for libbpf,
+// which needs them only during Load. The caller holds o.mu for writing.
+func (o *Object) closeSetterFDs() {
 	for _, m := range o.maps {
 		if m.innerFD >= 0 {
 			unix.Close(m.innerFD)
 			m.innerFD = -1
 		}
+	}
+	for _, p := range o.progs {
+		p.closeTargetFD()
 	}
 }
 
@@ -655,7 +658,7 @@ func (o *Object) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	o.closeInnerFDs()
+	o.closeSetterFDs()
 	C.bpf_object__close(o.cobj)
 	o.cobj = nil
 	o.freeLogBuffers()

@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpfkit/bpfkit/internal/sys"
 )
@@ -29,14 +30,18 @@ type Program struct {
 	typ        atomic.Uint32 // ebpf.ProgramType: libbpf's, or SetType's
 	attachType atomic.Uint32 // ebpf.AttachType: libbpf's, or SetExpectedAttachType's
 	pins       pins          // where Pin pinned it
+	// targetFD is SetAttachTarget's duplicate of the target program's descriptor, which
+	// libbpf uses at Load; -1 if none. Guarded by the object's lock.
+	targetFD int
 }
 
 func newProgram(o *Object, cp *C.struct_bpf_program) *Program {
 	p := &Program{
-		obj:     o,
-		cp:      cp,
-		name:    C.GoString(C.bpf_program__name(cp)),
-		section: C.GoString(C.bpf_program__section_name(cp)),
+		obj:      o,
+		cp:       cp,
+		name:     C.GoString(C.bpf_program__name(cp)),
+		section:  C.GoString(C.bpf_program__section_name(cp)),
+		targetFD: -1,
 	}
 	p.readTypes()
 	p.slot.Init(p.noFD)
@@ -109,8 +114,10 @@ func (p *Program) SetExpectedAttachType(t ebpf.AttachType) error {
 // lsm, freplace) attaches to (bpf_program__set_attach_target): the kernel function (or,
 // for tp_btf, the tracepoint) fn, found in the running kernel's BTF now, so that a name
 // the kernel lacks fails here rather than at Load; or, with in set, the function fn of
-// in, a loaded program (freplace, fentry on a BPF program). The program's type and
-// expected attach type must already be right (from its section, or the setters).
+// in, a loaded program of this or another object (freplace, fentry on a BPF program;
+// fn "" means in's main function). The program's type and expected attach type must
+// already be right (from its section, or the setters). The program keeps a duplicate of
+// in's descriptor until Load, so in may be closed meanwhile.
 func (p *Program) SetAttachTarget(fn string, in *Program) error {
 	return p.set("attach target", func() error {
 		switch ebpf.ProgramType(C.bpf_program__type(p.cp)) {
@@ -121,8 +128,11 @@ func (p *Program) SetAttachTarget(fn string, in *Program) error {
 		if fn == "" && in == nil {
 			return fmt.Errorf("no function named")
 		}
-		cfn := C.CString(fn)
-		defer C.free(unsafe.Pointer(cfn))
+		var cfn *C.char
+		if fn != "" {
+			cfn = C.CString(fn)
+			defer C.free(unsafe.Pointer(cfn))
+		}
 		if in == nil {
 			if err := libbpfRC(C.bpf_program__set_attach_target(p.cp, 0, cfn)); err != nil {
 				if errors.Is(err, syscall.ESRCH) {
@@ -130,6 +140,7 @@ func (p *Program) SetAttachTarget(fn string, in *Program) error {
 				}
 				return err
 			}
+			p.closeTargetFD()
 			return nil
 		}
 		f, err := in.slot.FD()
@@ -140,9 +151,28 @@ func (p *Program) SetAttachTarget(fn string, in *Program) error {
 		if !ok {
 			return fmt.Errorf("target program: %w", in.noFD())
 		}
-		defer f.Release()
-		return libbpfRC(C.bpf_program__set_attach_target(p.cp, C.int(fd), cfn))
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+		f.Release()
+		if err != nil {
+			return fmt.Errorf("duplicating the target program's descriptor: %w", err)
+		}
+		if err := libbpfRC(C.bpf_program__set_attach_target(p.cp, C.int(dup), cfn)); err != nil {
+			unix.Close(dup)
+			return err
+		}
+		p.closeTargetFD()
+		p.targetFD = dup
+		return nil
 	})
+}
+
+// closeTargetFD closes SetAttachTarget's duplicate, which libbpf no longer needs after
+// Load. The caller holds the object's lock for writing.
+func (p *Program) closeTargetFD() {
+	if p.targetFD >= 0 {
+		unix.Close(p.targetFD)
+		p.targetFD = -1
+	}
 }
 
 // set runs fn, which changes the program's definition before Load, under the object's

@@ -400,3 +400,74 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSetAttachTargetProgram: a tracing program's target may be a function of a loaded
+// program of another object, which may be closed before Load: the program keeps its own
+// descriptor of the target until Load, then closes it. (Loading fentry programs needs
+// BPF trampolines, which some kernels refuse with EPERM; the load must then fail with
+// that, never with a descriptor that went away.)
+func TestSetAttachTargetProgram(t *testing.T) {
+	inner := innerTemplate(t)
+	target := open(t, "realshape.bpf.o", testObject(t, "realshape.bpf.o"), nil)
+	realshapeStep(t, target, 7, inner)
+	load(t, target)
+	xdp := progOf(t, target, "use_outer")
+
+	obj := open(t, "realshape.bpf.o", testObject(t, "realshape.bpf.o"), &loader.Options{Logger: discardLogger()})
+	fentry := progOf(t, obj, "maybe_fentry")
+	if err := fentry.SetAttachTarget("bpfkit_not_in_it", xdp); err == nil {
+		t.Error("a function the target program does not have was accepted")
+	}
+	before := progFDs(t)
+	if err := fentry.SetAttachTarget("use_outer", xdp); err != nil {
+		t.Fatal(err)
+	}
+	if err := fentry.SetAttachTarget("use_outer", xdp); err != nil { // again: the first duplicate is closed
+		t.Fatal(err)
+	}
+	if n := progFDs(t); n != before+1 {
+		t.Errorf("%d program descriptors after two SetAttachTarget, want %d (one duplicate of the target)", n, before+1)
+	}
+	if err := target.Close(); err != nil {
+		t.Fatal(err)
+	}
+	withDup := progFDs(t)
+	realshapeStep(t, obj, 7, inner)
+	for _, p := range obj.Programs() {
+		if err := p.SetAutoload(p.Name() == "maybe_fentry"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := obj.Load()
+	var pe *loader.PrivilegeError
+	switch {
+	case err == nil:
+	case errors.As(err, &pe) && errors.Is(err, syscall.EPERM):
+		t.Logf("this kernel refuses fentry programs: %v", err)
+	default:
+		t.Fatalf("Load of an fentry program on another object's program: %v", err)
+	}
+	want := withDup - 1 // the duplicate closed
+	if err == nil {
+		want++ // maybe_fentry loaded
+	}
+	if n := progFDs(t); n != want {
+		t.Errorf("%d program descriptors after Load, want %d: the target's duplicate leaked", n, want)
+	}
+}
+
+// progFDs counts the process's descriptors of BPF programs.
+func progFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && l == "anon_inode:bpf-prog" {
+			n++
+		}
+	}
+	return n
+}
