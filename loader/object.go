@@ -56,15 +56,14 @@ type Options struct {
 	// buffer until the whole log fits (up to 16 MiB).
 	LogSize uint32
 
-	// SpinLockCheck and Kernel configure the spin-lock check that Load runs before
-	// anything reaches the kernel (package spinlock). The zero values run it against
-	// the running kernel and make Load fail on error findings. SpinLockCheck selects
-	// what Load does with the check's findings.
-	SpinLockCheck CheckMode
-	// Kernel is the kernel version the spin-lock check judges against (not the kernel
-	// the object loads into: that is always the running one); zero means the running
-	// kernel.
-	Kernel spinlock.Version
+	// Preflight is the spin-lock check Load runs before anything reaches the kernel
+	// (package spinlock): the kernel version whose rules apply and what to do with the
+	// findings. The zero value judges against the running kernel and makes Load fail
+	// with a *spinlock.Error on error findings (spinlock.Enforce); spinlock.Warn logs
+	// them and loads; spinlock.Strict also fails, with a *spinlock.IncompleteError, where
+	// the check could not analyse everything (the other modes log that as warnings);
+	// spinlock.Off skips the check.
+	Preflight spinlock.Preflight
 
 	// PinRoot is the directory, on a BPF file system, where maps declared with
 	// __uint(pinning, LIBBPF_PIN_BY_NAME) are pinned under their names; empty means
@@ -184,7 +183,7 @@ func readELF(b []byte) (f *elfpkg.File) {
 // that parse, so that the check at Load finds the parse ready, unless the parse had to
 // rewrite the bytes first (its BTF is then not exactly the object's).
 func (o *Object) readBTF(f *elfpkg.File) error {
-	if f != nil && o.opts.SpinLockCheck != CheckOff && objfile.MentionsLocks(f) && objfile.BoundSections(f) == nil {
+	if f != nil && o.opts.Preflight.Mode != spinlock.Off && objfile.MentionsLocks(f) && objfile.BoundSections(f) == nil {
 		if p, err := objfile.Parse(o.elf); err == nil && !p.Changed && p.Spec.Types != nil {
 			o.spec = p.Spec.Types
 			return nil
@@ -356,12 +355,15 @@ func (o *Object) usable() error {
 }
 
 // Load creates the object's maps and loads its programs into the kernel
-// (bpf_object__load). Before that, unless Options.SpinLockCheck is CheckOff, it runs the
-// spin-lock check and returns a *spinlock.Error without touching the kernel if the check
-// finds an error. A program the verifier rejects gives a *VerifierError with the log; a
-// refusal for lack of privilege gives a *PrivilegeError. Load succeeds once: a second
-// call, or a call after the kernel refused the object, returns ErrAlreadyLoaded (a Load
-// stopped by the spin-lock check may be retried, for example after SetAutoload).
+// (bpf_object__load). Before that, unless Options.Preflight's mode is spinlock.Off, it
+// runs the spin-lock check and returns a *spinlock.Error (or, strict, a
+// *spinlock.IncompleteError) without touching the kernel if the check says so. A program
+// the verifier rejects gives a *VerifierError with the log; a refusal libbpf explains
+// (a map it cannot create, a program without a type, a missing attach target …) a
+// *LoadError with libbpf's words; a refusal for lack of privilege a *PrivilegeError.
+// Load succeeds once: a second call, or a call after the kernel refused the object,
+// returns ErrAlreadyLoaded (a Load stopped by the spin-lock check may be retried, for
+// example after SetAutoload).
 func (o *Object) Load() error {
 	if err := o.usable(); err != nil {
 		return err
