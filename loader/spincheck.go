@@ -5,9 +5,7 @@
 package loader
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/cilium/ebpf"
 
@@ -33,15 +31,6 @@ func (o *Object) preflight() error {
 		return fmt.Errorf("loading %s: %w", o.name, err)
 	}
 	return nil
-}
-
-// warn logs to the object's logger, or slog.Default() when it has none.
-func (o *Object) warn(msg string, args ...any) {
-	logger := o.opts.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	logger.Log(context.Background(), slog.LevelWarn, msg, append([]any{"object", o.name}, args...)...)
 }
 
 // ruleForVerifierLog names the spin-lock rule (docs/SPINLOCK.md) whose kernel words a
