@@ -13,12 +13,12 @@ import (
 )
 
 // preflightRun runs p on the corpus object and returns its error and what it logged.
-func preflightRun(t *testing.T, p Preflight, object string, programs map[string]ebpf.ProgramType) (error, string) {
+func preflightRun(t *testing.T, p Preflight, object string, programs map[string]ebpf.ProgramType) (string, error) {
 	t.Helper()
 	var logged bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logged, nil))
 	err := p.Run(readCorpusObject(t, object), object, programs, log)
-	return err, logged.String()
+	return logged.String(), err
 }
 
 // TestPreflightModes: what each mode does with the P1 finding of a socket filter that
@@ -30,7 +30,7 @@ func TestPreflightModes(t *testing.T) {
 	good := map[string]ebpf.ProgramType{"socket_plain": ebpf.SocketFilter}
 	kernel := Version{6, 18}
 
-	err, logged := preflightRun(t, Preflight{Kernel: kernel}, object, bad)
+	logged, err := preflightRun(t, Preflight{Kernel: kernel}, object, bad)
 	var lockErr *Error
 	if !errors.As(err, &lockErr) {
 		t.Fatalf("Enforce: got %v, want a *spinlock.Error", err)
@@ -43,11 +43,11 @@ func TestPreflightModes(t *testing.T) {
 	}
 
 	// The same object, socket_lock not loading: its finding is not the load's concern.
-	if err, logged := preflightRun(t, Preflight{Kernel: kernel}, object, good); err != nil || logged != "" {
+	if logged, err := preflightRun(t, Preflight{Kernel: kernel}, object, good); err != nil || logged != "" {
 		t.Errorf("Enforce without socket_lock: %v, logged %q; want nil and nothing", err, logged)
 	}
 
-	err, logged = preflightRun(t, Preflight{Kernel: kernel, Mode: Warn}, object, bad)
+	logged, err = preflightRun(t, Preflight{Kernel: kernel, Mode: Warn}, object, bad)
 	if err != nil {
 		t.Errorf("Warn: %v, want nil", err)
 	}
@@ -55,12 +55,12 @@ func TestPreflightModes(t *testing.T) {
 		t.Errorf("Warn logged %q, want the P1 finding of socket_lock as a warning", logged)
 	}
 
-	err, _ = preflightRun(t, Preflight{Kernel: kernel, Mode: Strict}, object, bad)
+	_, err = preflightRun(t, Preflight{Kernel: kernel, Mode: Strict}, object, bad)
 	if !errors.As(err, &lockErr) {
 		t.Errorf("Strict: got %v, want the *spinlock.Error first", err)
 	}
 
-	if err, logged := preflightRun(t, Preflight{Kernel: kernel, Mode: Off}, object, bad); err != nil || logged != "" {
+	if logged, err := preflightRun(t, Preflight{Kernel: kernel, Mode: Off}, object, bad); err != nil || logged != "" {
 		t.Errorf("Off: %v, logged %q; want nil and nothing", err, logged)
 	}
 }
@@ -90,11 +90,11 @@ func TestPreflightIncomplete(t *testing.T) {
 	const object = "p_progtype.bpf.o"
 	good := map[string]ebpf.ProgramType{"socket_plain": ebpf.SocketFilter}
 	future := Version{9, 0}
-	err, logged2 := preflightRun(t, Preflight{Kernel: future}, object, good)
+	logged2, err := preflightRun(t, Preflight{Kernel: future}, object, good)
 	if err != nil || !strings.Contains(logged2, "spin-lock check incomplete") || !strings.Contains(logged2, "9.0") {
 		t.Errorf("Enforce for kernel 9.0: %v, logged %q; want nil and a warning naming the version", err, logged2)
 	}
-	err, _ = preflightRun(t, Preflight{Kernel: future, Mode: Strict}, object, good)
+	_, err = preflightRun(t, Preflight{Kernel: future, Mode: Strict}, object, good)
 	if !errors.As(err, &inc) || inc.Kernel != future || len(inc.Incomplete) == 0 {
 		t.Fatalf("Strict for kernel 9.0: %v, want an *IncompleteError for 9.0 with the warning", err)
 	}
