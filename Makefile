@@ -130,6 +130,7 @@ fuzz:
 	$(GO) test ./internal/gen -run '^$$' -fuzz '^FuzzBTF$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzOpenBytes$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzSectionTable$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
+	$(GO) test ./loader -run '^$$' -fuzz '^FuzzParseVerifierLog$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
 	$(GO) test ./internal/sys -run '^$$' -fuzz '^FuzzBTFValue$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
 	$(GO) test ./loader/tracepipe -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x
 

@@ -34,10 +34,16 @@ func (p *Program) attach(what string, min sys.Version, fn func(out **C.struct_bp
 	return p.attachWith(what, func(o *Object, progFD int) (*Link, error) {
 		var cl *C.struct_bpf_link
 		var rc C.long
-		withLibbpf(&o.sink, func() { rc = fn(&cl) })
+		out := withLibbpf(&o.sink, func() { rc = fn(&cl) })
 		if rc < 0 {
+			d, ok := out.diagnose()
+			o.sink.emit(out, out.failureSaid(d, ok))
+			if ok {
+				return nil, &libbpfWords{words: withoutErrnoText(d.words, syscall.Errno(-rc)), errno: syscall.Errno(-rc)}
+			}
 			return nil, syscall.Errno(-rc)
 		}
+		o.sink.emit(out, nil)
 		return newLink(o, p, what, cl, -1), nil
 	}, min)
 }
@@ -387,6 +393,34 @@ func (a Anchor) relative() (f *sys.FD, flags, rel uint32, err error) {
 	return f, a.flags, uint32(fd), nil
 }
 
+// netInterface resolves the interface an attach targets: by name, or by index when
+// ifindex is not 0 (then ifname, if given, must name the same interface).
+func netInterface(ifname string, ifindex int) (*net.Interface, error) {
+	if ifindex == 0 {
+		iface, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return nil, fmt.Errorf("interface %q: %w", ifname, err)
+		}
+		return iface, nil
+	}
+	iface, err := net.InterfaceByIndex(ifindex)
+	if err != nil {
+		return nil, fmt.Errorf("interface index %d: %w", ifindex, err)
+	}
+	if ifname != "" && ifname != iface.Name {
+		return nil, fmt.Errorf("interface %q is not index %d (%s)", ifname, ifindex, iface.Name)
+	}
+	return iface, nil
+}
+
+// ifaceWhat names the target for messages: the name, or the index when that is all.
+func ifaceWhat(ifname string, ifindex int) string {
+	if ifname == "" && ifindex != 0 {
+		return fmt.Sprintf("interface index %d", ifindex)
+	}
+	return ifname
+}
+
 // TCXOptions configure AttachTCX.
 type TCXOptions struct {
 	// Direction is the hook: TCIngress (the zero value) or TCEgress.
@@ -396,23 +430,26 @@ type TCXOptions struct {
 	// ExpectedRevision, if not 0, makes the attach fail with ESTALE unless the hook's
 	// revision (which each change increments) is this one.
 	ExpectedRevision uint64
+	// Ifindex, if not 0, names the interface by its index (ifname may then be empty).
+	Ifindex int
 }
 
 // AttachTCX attaches a tc program (SEC("tc"), SEC("tcx/ingress") …) to the network
-// interface ifname at a tcx hook, through a BPF link (bpf_link_create with
-// BPF_TCX_INGRESS or BPF_TCX_EGRESS; kernel 6.6+).
+// interface ifname (or opts.Ifindex) at a tcx hook, through a BPF link (bpf_link_create
+// with BPF_TCX_INGRESS or BPF_TCX_EGRESS; kernel 6.6+).
 func (p *Program) AttachTCX(ifname string, opts *TCXOptions) (*Link, error) {
 	var o TCXOptions
 	if opts != nil {
 		o = *opts
 	}
-	what, attach := "tcx ingress of "+ifname, ebpf.AttachTCXIngress
+	target := ifaceWhat(ifname, o.Ifindex)
+	what, attach := "tcx ingress of "+target, ebpf.AttachTCXIngress
 	if o.Direction == TCEgress {
-		what, attach = "tcx egress of "+ifname, ebpf.AttachTCXEgress
+		what, attach = "tcx egress of "+target, ebpf.AttachTCXEgress
 	}
-	iface, err := net.InterfaceByName(ifname)
+	iface, err := netInterface(ifname, o.Ifindex)
 	if err != nil {
-		return nil, fmt.Errorf("attaching program %q of %s to %s: interface %q: %w", p.name, p.obj.name, what, ifname, err)
+		return nil, fmt.Errorf("attaching program %q of %s to %s: %w", p.name, p.obj.name, what, err)
 	}
 	rf, flags, rel, err := o.Anchor.relative()
 	if err != nil {
@@ -444,19 +481,22 @@ const (
 type XDPOptions struct {
 	// Mode is the XDP mode; zero lets the kernel choose.
 	Mode XDPFlags
+	// Ifindex, if not 0, names the interface by its index (ifname may then be empty):
+	// for an interface known by index only, such as one in a netlink message.
+	Ifindex int
 }
 
-// AttachXDP attaches an XDP program to the interface ifname through a BPF link, in the
-// mode opts.Mode selects (bpf_link_create with BPF_XDP; kernel 5.9+).
+// AttachXDP attaches an XDP program to the interface ifname (or opts.Ifindex) through a
+// BPF link, in the mode opts.Mode selects (bpf_link_create with BPF_XDP; kernel 5.9+).
 func (p *Program) AttachXDP(ifname string, opts *XDPOptions) (*Link, error) {
 	var o XDPOptions
 	if opts != nil {
 		o = *opts
 	}
-	what := "XDP on " + ifname
-	iface, err := net.InterfaceByName(ifname)
+	what := "XDP on " + ifaceWhat(ifname, o.Ifindex)
+	iface, err := netInterface(ifname, o.Ifindex)
 	if err != nil {
-		return nil, fmt.Errorf("attaching program %q of %s to %s: interface %q: %w", p.name, p.obj.name, what, ifname, err)
+		return nil, fmt.Errorf("attaching program %q of %s to %s: %w", p.name, p.obj.name, what, err)
 	}
 	return p.attachWith(what, func(obj *Object, progFD int) (*Link, error) {
 		fd, err := sys.LinkCreate(progFD, iface.Index, uint32(ebpf.AttachXDP), uint32(o.Mode))

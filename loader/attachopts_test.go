@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -276,4 +277,70 @@ func TestFDDuringLoad(t *testing.T) {
 func openAttach0(t *testing.T) *loader.Object {
 	t.Helper()
 	return open(t, "attach.bpf.o", testObject(t, "attach.bpf.o"), nil)
+}
+
+// TestAttachByIfindex: AttachXDP and AttachTCX take the interface by index; the link is
+// on that interface and sees its packets; an index that names no interface, or another
+// interface than the name given, is refused.
+func TestAttachByIfindex(t *testing.T) {
+	obj := openAttach(t)
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xdp := progOf(t, obj, "on_xdp")
+	deadline := time.Now().Add(30 * time.Second)
+	var l *loader.Link
+	for { // another test package may hold lo's XDP hook for a moment
+		l, err = xdp.AttachXDP("", &loader.XDPOptions{Mode: loader.XDPGeneric, Ifindex: lo.Index})
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcx, err := progOf(t, obj, "on_tc").AttachTCX("", &loader.TCXOptions{Ifindex: lo.Index})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []*loader.Link{l, tcx} {
+		info, err := l.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Ifindex != uint32(lo.Index) {
+			t.Errorf("%s: link on interface %d, want lo (%d)", l, info.Ifindex, lo.Index)
+		}
+		if !strings.Contains(l.String(), fmt.Sprintf("interface index %d", lo.Index)) {
+			t.Errorf("link %q does not name the interface index", l)
+		}
+	}
+	before := hits(t, obj)
+	sendUDP(t, 10)
+	after := hits(t, obj)
+	if after[hitXDP]-before[hitXDP] < 10 || after[hitTC]-before[hitTC] < 10 {
+		t.Errorf("XDP counted %d, tcx %d of 10 packets", after[hitXDP]-before[hitXDP], after[hitTC]-before[hitTC])
+	}
+
+	for _, c := range []struct {
+		name    string
+		ifname  string
+		ifindex int
+		want    string
+	}{
+		{"no interface", "", 0, `interface ""`},
+		{"missing index", "", 1 << 30, "interface index 1073741824"},
+		{"name and index differ", "bpfkit-none", lo.Index, `"bpfkit-none" is not index`},
+	} {
+		_, err := xdp.AttachXDP(c.ifname, &loader.XDPOptions{Ifindex: c.ifindex})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: AttachXDP: %v, want an error with %q", c.name, err, c.want)
+		}
+		_, err = progOf(t, obj, "on_tc").AttachTCX(c.ifname, &loader.TCXOptions{Ifindex: c.ifindex})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: AttachTCX: %v, want an error with %q", c.name, err, c.want)
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/bpfkit/bpfkit/bpf"
 	"github.com/bpfkit/bpfkit/internal/testutil"
 	"github.com/bpfkit/bpfkit/loader"
+	"github.com/bpfkit/bpfkit/spinlock"
 )
 
 // BenchmarkLifecycle measures open → set my_pid → load → attach → close of the minimal
@@ -114,12 +115,12 @@ func BenchmarkLoadCheckCost(b *testing.B) {
 		}
 		for _, mode := range []struct {
 			name string
-			mode loader.CheckMode
-		}{{"check=off", loader.CheckOff}, {"check=on", loader.CheckError}} {
+			mode spinlock.Mode
+		}{{"check=off", spinlock.Off}, {"check=on", spinlock.Enforce}} {
 			b.Run(o.name+"/"+mode.name, func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					obj, err := loader.OpenBytes(o.path, elf, &loader.Options{SpinLockCheck: mode.mode})
+					obj, err := loader.OpenBytes(o.path, elf, &loader.Options{Preflight: spinlock.Preflight{Mode: mode.mode}})
 					if err != nil {
 						b.Fatal(err)
 					}

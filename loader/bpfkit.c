@@ -42,10 +42,10 @@ void bk_set_print(void)
 }
 
 struct bpf_object *bk_open(const void *buf, size_t size, const char *name, const char *btf_path,
-			   unsigned int log_level, long *err)
+			   const char *pin_root, unsigned int log_level, long *err)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name, .btf_custom_path = btf_path,
-		    .kernel_log_level = log_level);
+		    .pin_root_path = pin_root, .kernel_log_level = log_level);
 	struct bpf_object *obj = bpf_object__open_mem(buf, size, &opts);
 	*err = obj ? 0 : -errno;
 	return obj;

@@ -9,7 +9,7 @@
 
 void bk_set_print(void);
 struct bpf_object *bk_open(const void *buf, size_t size, const char *name, const char *btf_path,
-			   unsigned int log_level, long *err);
+			   const char *pin_root, unsigned int log_level, long *err);
 long bk_attach(struct bpf_program *p, struct bpf_link **out);
 long bk_attach_tracepoint(struct bpf_program *p, const char *cat, const char *name,
 			  unsigned long long cookie, struct bpf_link **out);

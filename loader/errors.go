@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
+//go:build cgo
+
 package loader
 
 import (
@@ -40,30 +42,57 @@ var (
 	// ErrNoAttachPoint is returned by Program.Attach when the program's section names no
 	// attach point (for example SEC("xdp")): use the Attach method that takes one.
 	ErrNoAttachPoint = errors.New("section names no attach point")
+	// ErrNoBTF is wrapped when an object needs BTF it does not have (libbpf: "BTF is
+	// required, but is missing or corrupted", for maps defined in SEC(".maps")): build
+	// it with clang -g.
+	ErrNoBTF = errors.New("the object has no BTF (compile it with clang -g)")
 )
 
-// VerifierError is returned by Load when the kernel's verifier rejects a program.
-// Reach it with errors.As; it unwraps to the errno the kernel returned.
-type VerifierError struct {
-	Object  string        // the object's name
-	Program string        // the rejected program
-	Message string        // the verifier's own words: the log's last meaningful line
-	Log     string        // the complete verifier log
-	Rule    string        // the spin-lock rule ID (docs/SPINLOCK.md) the message matches, if any
-	Errno   syscall.Errno // what bpf(BPF_PROG_LOAD) returned, usually EACCES or EINVAL
+// LoadError is returned by Open and Load when libbpf refuses the object for a reason of
+// its own (the verifier's refusals are *VerifierError): it names the program or map
+// libbpf named and carries libbpf's diagnosis, the words libbpf printed about the
+// failure in this object's log, around the errno. For example
+//
+//	loading map "stackmap" of capable.bpf.o: failed to create (its value size (Map.SetValueSize) and max entries (Map.SetMaxEntries) must be set before Load): invalid argument
+//	loading program "dummy_fentry" of funclatency.bpf.o: failed to find kernel BTF type ID of 'dummy_fentry' (…): no such process
+//
+// Reach it with errors.As; it unwraps to the errno.
+type LoadError struct {
+	Object  string // the object's name
+	Program string // the program libbpf named, if any
+	Map     string // the map libbpf named, if any
+	// Libbpf is libbpf's message without its errno, e.g. "map 'stackmap': failed to
+	// create" or "prog 'handle': missing BPF prog type, check ELF section name 'hook'".
+	Libbpf string
+	// Hint says what to do about it, when bpfkit knows ("" otherwise).
+	Hint string
+	// Err is the errno (a syscall.Errno, or a *LibbpfError for libbpf's own codes).
+	Err error
+
+	op string // what failed: "loading capable.bpf.o", `loading program "x" of y.bpf.o`
 }
 
-func (e *VerifierError) Error() string {
+func (e *LoadError) Error() string {
+	// the operation names the program or map already
+	words := strings.TrimPrefix(e.Libbpf, "prog '"+e.Program+"': ")
+	words = strings.TrimPrefix(words, "map '"+e.Map+"': ")
 	var b strings.Builder
-	fmt.Fprintf(&b, "loading program %q of %s: verifier rejected it: %s", e.Program, e.Object, e.Message)
-	if e.Rule != "" {
-		fmt.Fprintf(&b, " (spin-lock rule %s)", e.Rule)
+	b.WriteString(e.op)
+	if words != "" {
+		b.WriteString(": ")
+		b.WriteString(words)
+	}
+	if e.Hint != "" {
+		fmt.Fprintf(&b, " (%s)", e.Hint)
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
 	}
 	return b.String()
 }
 
-// Unwrap returns the errno, so errors.Is(err, unix.EACCES) works.
-func (e *VerifierError) Unwrap() error { return e.Errno }
+// Unwrap returns the errno.
+func (e *LoadError) Unwrap() error { return e.Err }
 
 // PrivilegeError is returned when the kernel refuses an operation for lack of privilege.
 // It names the capabilities the process lacks and unwraps to EPERM.

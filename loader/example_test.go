@@ -9,10 +9,13 @@ import (
 	"log"
 	"os"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfkit/bpfkit/bpf"
 	"github.com/bpfkit/bpfkit/bpf/examples"
 	"github.com/bpfkit/bpfkit/loader"
 	"github.com/bpfkit/bpfkit/loader/tracepipe"
+	"github.com/bpfkit/bpfkit/maps"
 )
 
 // The C skeleton's lifecycle, step by step: open, set a global, load, attach, destroy.
@@ -30,7 +33,7 @@ func Example() {
 	if err := obj.Load(); err != nil {
 		var ve *loader.VerifierError
 		if errors.As(err, &ve) {
-			log.Fatalf("%s rejected: %s\n%s", ve.Program, ve.Message, ve.Log)
+			log.Fatalf("%+v", ve) // where, why, and the whole verifier log
 		}
 		log.Fatal(err)
 	}
@@ -99,4 +102,63 @@ func ExampleOpenBytes() {
 	// true
 	// true
 	// <nil>
+}
+
+// What bcc's tools and other loaders set before Load, here for an object whose
+// stack-trace map declares no value size or capacity and whose tc program lives in a
+// section of the loader's own naming.
+func ExampleMap_SetValueSize() {
+	obj, err := loader.Open("profile.bpf.o", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer obj.Close()
+	stacks, err := obj.Map("stackmap")
+	if err != nil {
+		log.Fatal(err)
+	}
+	const depth = 127 // frames per stack
+	if err := stacks.SetValueSize(depth * 8); err != nil {
+		log.Fatal(err)
+	}
+	if err := stacks.SetMaxEntries(1024); err != nil {
+		log.Fatal(err)
+	}
+	hook, err := obj.Program("tc_packet_func")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := hook.SetType(ebpf.SchedCLS); err != nil { // SEC("tc_packet_hook0")
+		log.Fatal(err)
+	}
+	if err := obj.Load(); err != nil {
+		var le *loader.LoadError
+		if errors.As(err, &le) { // libbpf refused it: which map or program, and its words
+			log.Fatalf("map %q program %q: %s", le.Map, le.Program, le.Libbpf)
+		}
+		log.Fatal(err)
+	}
+}
+
+// A map another process pinned, by path, into a typed accessor.
+func ExampleOpenPinnedMap() {
+	m, err := loader.OpenPinnedMap("/sys/fs/bpf/shared_counts")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	type counter struct {
+		Packets uint64
+		Flags   uint32
+		LastLen uint32
+	}
+	counts, err := maps.NewHash[uint32, counter](m) // checked against the map's own BTF
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := counts.Lookup(1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Packets)
 }

@@ -8,6 +8,8 @@ import "C"
 
 import (
 	"bytes"
+	elfpkg "debug/elf"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -29,20 +31,25 @@ type global struct {
 	typ     btf.Type
 }
 
-// indexGlobals ties each DATASEC of the object's BTF to its libbpf map and records
-// where each variable lives.
-func (o *Object) indexGlobals() error {
+// indexGlobals ties the DATASEC of each global-data section (.bss, .data, .rodata and
+// their named sub-sections, as the ELF section headers list them) to its libbpf map and
+// records where each variable lives. Only those DATASECs are read: the others (.ksyms,
+// .kconfig, .maps) are libbpf's business.
+func (o *Object) indexGlobals(f *elfpkg.File) error {
 	o.globals = map[string]*global{}
-	if o.spec == nil {
+	if o.spec == nil || f == nil {
 		return nil
 	}
-	for typ, err := range o.spec.All() {
-		if err != nil {
-			return fmt.Errorf("reading BTF: %w", err)
-		}
-		ds, ok := typ.(*btf.Datasec)
-		if !ok || !sys.IsGlobalDataSection(ds.Name) {
+	for _, sec := range f.Sections {
+		if !sys.IsGlobalDataSection(sec.Name) {
 			continue
+		}
+		var ds *btf.Datasec
+		if err := o.spec.TypeByName(sec.Name, &ds); err != nil {
+			if errors.Is(err, btf.ErrNotFound) {
+				continue // no variable in it (string literals …), or no line in BTF
+			}
+			return fmt.Errorf("reading BTF of section %s: %w", sec.Name, err)
 		}
 		cname := C.CString(ds.Name)
 		cm := C.bpf_object__find_map_by_name(o.cobj, cname) // matches ".bss" as libbpf's real name
@@ -56,7 +63,7 @@ func (o *Object) indexGlobals() error {
 				m = cand
 			}
 		}
-		if m == nil {
+		if m == nil || m.datasec != nil {
 			continue
 		}
 		m.section, m.datasec = ds.Name, ds

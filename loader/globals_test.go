@@ -92,8 +92,11 @@ func TestGlobalsRoundTrip(t *testing.T) {
 	if err := obj.Global("limit", &limit); err != nil || limit != 42 {
 		t.Fatalf("Global(limit) after load = %d, %v; want 42", limit, err)
 	}
-	if err := obj.SetGlobal("limit", uint32(1)); !errors.Is(err, loader.ErrReadOnly) {
-		t.Fatalf("SetGlobal(.rodata) after load: got %v, want ErrReadOnly", err)
+	if err := obj.SetGlobal("limit", uint32(1)); !errors.Is(err, loader.ErrReadOnly) || !strings.Contains(err.Error(), ".rodata") {
+		t.Fatalf("SetGlobal(.rodata) after load: got %v, want ErrReadOnly naming the section", err)
+	}
+	if err := obj.Global("limit", &limit); err != nil || limit != 42 {
+		t.Fatalf("Global(limit) after the refused write = %d, %v; want 42", limit, err)
 	}
 }
 

@@ -236,6 +236,10 @@ func (l *Link) Detach() error {
 // operation needs when the running kernel is older than min and refused it, else the
 // errno (with the privilege diagnosis for EPERM).
 func kernelErr(op string, err error, min sys.Version) error {
+	var lw *libbpfWords
+	if errors.As(err, &lw) {
+		op += ": " + lw.words
+	}
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
 		return fmt.Errorf("%s: %w", op, err)

@@ -7,11 +7,13 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 	"sync"
 	"syscall"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpfkit/bpfkit/internal/sys"
 	"github.com/bpfkit/bpfkit/maps"
@@ -32,10 +34,17 @@ type Map struct {
 	mmapOnce sync.Once      // global data: the kernel map's memory, mapped on first use after load
 	mem      *sectionMemory // that mapping, over Go heap memory (sectionmem.go); nil once detached
 	mmapErr  error
+
+	innerFD int // SetInnerMap's duplicate of the inner map's descriptor until Load; -1 if none
+
+	kernelOnce  sync.Once // after Load: the BTF types the kernel has for the map (Info)
+	kernelKey   btf.Type
+	kernelValue btf.Type
+	kernelErr   error
 }
 
 func newMap(o *Object, cm *C.struct_bpf_map) *Map {
-	m := &Map{obj: o, cm: cm, name: C.GoString(C.bpf_map__name(cm))}
+	m := &Map{obj: o, cm: cm, name: C.GoString(C.bpf_map__name(cm)), innerFD: -1}
 	m.slot.Init(m.noFD)
 	return m
 }
@@ -115,22 +124,182 @@ func (m *Map) Flags() uint32 {
 	return v
 }
 
-// SetMaxEntries sets the map's capacity before Load (bpf_map__set_max_entries); after
-// Load it returns ErrAlreadyLoaded.
+// Setters before Load. libbpf creates the maps at Load from its definition of each,
+// which these change, like the bpf_map__set_* calls of a C loader. Each checks what it
+// can before the kernel sees it; all return ErrAlreadyLoaded after Load and ErrClosed
+// after Close. A global-data map (.bss, .data, .rodata …) is laid out by its section and
+// cannot be changed (ErrNotSupported).
+
+// SetMaxEntries sets the map's capacity (bpf_map__set_max_entries): the number of
+// stack traces a BPF_MAP_TYPE_STACK_TRACE keeps, the size in bytes of a ring buffer (a
+// power of 2 and a multiple of the page size) ….
 func (m *Map) SetMaxEntries(n uint32) error {
+	return m.set("max entries", func(t ebpf.MapType) error {
+		switch {
+		case n == 0 && t != ebpf.PerfEventArray: // 0: one per CPU, libbpf's default
+			return fmt.Errorf("must be > 0")
+		case (t == ebpf.RingBuf || t == ebpf.UserRingbuf) && (n&(n-1) != 0 || n%uint32(os.Getpagesize()) != 0):
+			return fmt.Errorf("a ring buffer's size must be a power of 2 and a multiple of the page size (%d), not %d", os.Getpagesize(), n)
+		}
+		return libbpfRC(C.bpf_map__set_max_entries(m.cm, C.__u32(n)))
+	})
+}
+
+// SetValueSize sets the size in bytes of the map's values (bpf_map__set_value_size),
+// for example of a stack-trace map: its depth times 8. A map whose BTF value type has
+// another size is then created without BTF types (libbpf's rule), and Info reports none.
+func (m *Map) SetValueSize(n uint32) error {
+	return m.set("value size", func(t ebpf.MapType) error {
+		if err := checkValueSize(t, n); err != nil {
+			return err
+		}
+		return libbpfRC(C.bpf_map__set_value_size(m.cm, C.__u32(n)))
+	})
+}
+
+// SetKeySize sets the size in bytes of the map's keys (bpf_map__set_key_size). A map
+// whose BTF key type has another size is then created without BTF types.
+func (m *Map) SetKeySize(n uint32) error {
+	return m.set("key size", func(t ebpf.MapType) error {
+		if err := checkKeySize(t, n); err != nil {
+			return err
+		}
+		return libbpfRC(C.bpf_map__set_key_size(m.cm, C.__u32(n)))
+	})
+}
+
+// SetType sets the map's kernel type (bpf_map__set_type), e.g. ebpf.LRUHash for a map
+// declared as a hash. The sizes must suit the new type (the kernel checks them at Load).
+func (m *Map) SetType(t ebpf.MapType) error {
+	return m.set("type", func(ebpf.MapType) error {
+		if t == ebpf.UnspecifiedMap || uint32(t) > 255 {
+			return fmt.Errorf("%d is not a Linux map type", uint32(t))
+		}
+		return libbpfRC(C.bpf_map__set_type(m.cm, uint32(t)))
+	})
+}
+
+// SetFlags sets the map's creation flags, BPF_F_* (bpf_map__set_map_flags), replacing
+// those the object declared: BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG ….
+func (m *Map) SetFlags(flags uint32) error {
+	return m.set("flags", func(ebpf.MapType) error {
+		return libbpfRC(C.bpf_map__set_map_flags(m.cm, C.__u32(flags)))
+	})
+}
+
+// SetInnerMap gives a map of maps (ebpf.ArrayOfMaps, ebpf.HashOfMaps) declared without
+// __array(values, …) the map its inner maps are modelled on (bpf_map__set_inner_map_fd):
+// a loaded map of this or another Object, or a *maps.FDMap. The kernel takes the inner
+// maps' type, sizes and flags from it at Load; the outer map keeps a duplicate of its
+// descriptor until then. It can be set once.
+func (m *Map) SetInnerMap(inner maps.Map) error {
+	if inner == nil {
+		return fmt.Errorf("setting inner map of map %q of %s: nil inner map", m.name, m.obj.name)
+	}
+	return m.set("inner map", func(t ebpf.MapType) error {
+		if t != ebpf.ArrayOfMaps && t != ebpf.HashOfMaps {
+			return fmt.Errorf("map %q is a %s, not a map of maps", m.name, t)
+		}
+		if m.innerFD >= 0 {
+			return fmt.Errorf("already set (libbpf takes one)")
+		}
+		f, err := sys.SlotOf(inner).FD()
+		if err != nil {
+			return fmt.Errorf("the inner map: %w", err)
+		}
+		fd, ok := f.Acquire()
+		if !ok {
+			return fmt.Errorf("the inner map: %w", ErrClosed)
+		}
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+		f.Release()
+		if err != nil {
+			return fmt.Errorf("duplicating the inner map's descriptor: %w", err)
+		}
+		if err := libbpfRC(C.bpf_map__set_inner_map_fd(m.cm, C.int(dup))); err != nil {
+			unix.Close(dup)
+			return err
+		}
+		m.innerFD = dup
+		return nil
+	})
+}
+
+// set runs fn, which changes the map's definition before Load, under the object's
+// write lock; what names the setting, for errors. fn gets the map's current type.
+func (m *Map) set(what string, fn func(ebpf.MapType) error) error {
 	if err := m.usable(); err != nil {
 		return err
 	}
-	op := fmt.Sprintf("setting max entries of map %q of %s", m.name, m.obj.name)
+	op := fmt.Sprintf("setting %s of map %q of %s", what, m.name, m.obj.name)
 	return m.obj.beforeLoad(op, func() error {
+		if m.datasec != nil || C.bpf_map__is_internal(m.cm) {
+			return fmt.Errorf("a global-data map is laid out by its section: %w", ErrNotSupported)
+		}
+		var err error
+		out := withLibbpf(&m.obj.sink, func() { err = fn(ebpf.MapType(C.bpf_map__type(m.cm))) })
+		if err != nil {
+			d, ok := out.diagnose()
+			m.obj.sink.emit(out, out.failureSaid(d, ok))
+			if ok {
+				return fmt.Errorf("%s: %w", d.words, err)
+			}
+			return err
+		}
+		m.obj.sink.emit(out, nil)
+		return nil
+	})
+}
+
+// libbpfRC turns a libbpf return code (0, or a negative errno) into an error.
+func libbpfRC(rc C.int) error {
+	if rc < 0 {
+		return libbpfErrno(syscall.Errno(-rc))
+	}
+	return nil
+}
+
+// checkKeySize checks a key size against what the kernel requires of the map type.
+func checkKeySize(t ebpf.MapType, n uint32) error {
+	switch t {
+	case ebpf.Queue, ebpf.Stack, ebpf.BloomFilter, ebpf.RingBuf, ebpf.UserRingbuf:
+		if n != 0 {
+			return fmt.Errorf("a %s map has no keys: its key size must be 0, not %d", t, n)
+		}
+	case ebpf.Array, ebpf.PerCPUArray, ebpf.ProgramArray, ebpf.PerfEventArray, ebpf.ArrayOfMaps,
+		ebpf.CGroupArray, ebpf.StackTrace, ebpf.DevMap, ebpf.CPUMap, ebpf.XSKMap:
+		if n != 4 {
+			return fmt.Errorf("a %s map's keys are 4-byte indexes, not %d bytes", t, n)
+		}
+	default:
 		if n == 0 {
 			return fmt.Errorf("must be > 0")
 		}
-		if rc := C.bpf_map__set_max_entries(m.cm, C.__u32(n)); rc < 0 {
-			return libbpfErrno(syscall.Errno(-rc))
+	}
+	return nil
+}
+
+// checkValueSize checks a value size against what the kernel requires of the map type.
+func checkValueSize(t ebpf.MapType, n uint32) error {
+	switch t {
+	case ebpf.RingBuf, ebpf.UserRingbuf:
+		if n != 0 {
+			return fmt.Errorf("a ring buffer has no fixed-size values: its value size must be 0, not %d", n)
 		}
-		return nil
-	})
+	case ebpf.StackTrace:
+		if n < 8 || n%8 != 0 {
+			return fmt.Errorf("a stack-trace map's values are arrays of 8-byte addresses: its value size must be a multiple of 8, not %d", n)
+		}
+	case ebpf.ProgramArray, ebpf.PerfEventArray, ebpf.ArrayOfMaps, ebpf.HashOfMaps, ebpf.CGroupArray:
+		if n != 4 {
+			return fmt.Errorf("a %s map's values are 4-byte descriptors or IDs, not %d bytes", t, n)
+		}
+	default:
+		if n == 0 {
+			return fmt.Errorf("must be > 0")
+		}
+	}
+	return nil
 }
 
 // FD returns the map's file descriptor, owned by the Object: ErrNotLoaded before Load,
@@ -146,8 +315,14 @@ func (m *Map) FD() (int, error) {
 }
 
 // Info returns what package maps needs to check a Go type against the map: its type,
-// sizes, flags and BTF key and value types (nil when the object has no BTF for them;
-// for global data the value is the section's *btf.Datasec).
+// sizes, flags and BTF key and value types (nil when there are none; for global data
+// the value is the section's *btf.Datasec).
+//
+// Before Load the types are those the object declares (none for a size a setter
+// changed). After Load they are the types the kernel holds for the map, read from the
+// kernel's BTF of it: for a map libbpf reused, such as one pinned by another build of
+// the object (LIBBPF_PIN_BY_NAME, Options.PinRoot), that is the BTF of the object that
+// created it, not this object's, whose type IDs may differ.
 func (m *Map) Info() (maps.Info, error) {
 	var info maps.Info
 	var keyID, valueID uint32
@@ -166,22 +341,63 @@ func (m *Map) Info() (maps.Info, error) {
 	if err != nil {
 		return maps.Info{}, err
 	}
-	if spec := m.obj.spec; spec != nil {
-		info.Key = typeByID(spec, keyID)
-		info.Value = typeByID(spec, valueID)
-		if info.Value == nil && m.datasec != nil {
-			info.Value = m.datasec
+	switch {
+	case m.datasec != nil:
+		info.Value = m.datasec
+	case m.slot.Load() != nil:
+		if info.Key, info.Value, err = m.kernelTypes(); err != nil {
+			return maps.Info{}, fmt.Errorf("map %q of %s: %w", m.name, m.obj.name, err)
 		}
+	case m.obj.spec != nil:
+		info.Key = sizedType(typeByID(m.obj.spec, keyID), info.KeySize)
+		info.Value = sizedType(typeByID(m.obj.spec, valueID), info.ValueSize)
 	}
 	return info, nil
 }
 
-func typeByID(spec *btf.Spec, id uint32) btf.Type {
-	if id == 0 {
+// kernelTypes returns the map's BTF key and value types as the kernel has them, once
+// per map: from this object's BTF when the kernel's BTF of the map is the object's (the
+// kernel's type IDs are libbpf's, which are the object's), else from the kernel's BTF
+// object of the map, loaded by its ID.
+func (m *Map) kernelTypes() (key, value btf.Type, err error) {
+	m.kernelOnce.Do(func() {
+		f, err := m.slot.FD()
+		if err != nil {
+			m.kernelErr = err
+			return
+		}
+		fd, ok := f.Acquire()
+		if !ok {
+			m.kernelErr = m.noFD()
+			return
+		}
+		mi, err := sys.ObjMapInfo(fd)
+		f.Release()
+		if err != nil {
+			m.kernelErr = fmt.Errorf("reading its info from the kernel: %w", err)
+			return
+		}
+		if mi.BTFID == 0 || (mi.BTFKeyTypeID == 0 && mi.BTFValueTypeID == 0) {
+			return // created without BTF types
+		}
+		spec, err := m.obj.kernelBTF(mi.BTFID)
+		if err != nil {
+			m.kernelErr = err
+			return
+		}
+		m.kernelKey = typeByID(spec, mi.BTFKeyTypeID)
+		m.kernelValue = typeByID(spec, mi.BTFValueTypeID)
+	})
+	return m.kernelKey, m.kernelValue, m.kernelErr
+}
+
+// sizedType returns t if its size is size, else nil: a BTF type whose size a setter
+// changed no longer describes the map (libbpf then creates it without BTF types).
+func sizedType(t btf.Type, size uint32) btf.Type {
+	if t == nil {
 		return nil
 	}
-	t, err := spec.TypeByID(btf.TypeID(id))
-	if err != nil {
+	if n, err := btf.Sizeof(t); err != nil || uint32(n) != size {
 		return nil
 	}
 	return t
@@ -216,4 +432,15 @@ func (m *Map) Unpin(path string) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
+}
+
+func typeByID(spec *btf.Spec, id uint32) btf.Type {
+	if id == 0 || spec == nil {
+		return nil
+	}
+	t, err := spec.TypeByID(btf.TypeID(id))
+	if err != nil {
+		return nil
+	}
+	return t
 }

@@ -17,6 +17,7 @@ import "C"
 
 import (
 	"bytes"
+	elfpkg "debug/elf"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,7 +31,10 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
 
+	"github.com/bpfkit/bpfkit/internal/caps"
+	"github.com/bpfkit/bpfkit/internal/objfile"
 	"github.com/bpfkit/bpfkit/internal/sys"
 	"github.com/bpfkit/bpfkit/spinlock"
 )
@@ -52,15 +56,22 @@ type Options struct {
 	// buffer until the whole log fits (up to 16 MiB).
 	LogSize uint32
 
-	// SpinLockCheck and Kernel configure the spin-lock check that Load runs before
-	// anything reaches the kernel (package spinlock). The zero values run it against
-	// the running kernel and make Load fail on error findings. SpinLockCheck selects
-	// what Load does with the check's findings.
-	SpinLockCheck CheckMode
-	// Kernel is the kernel version the spin-lock check judges against (not the kernel
-	// the object loads into: that is always the running one); zero means the running
-	// kernel.
-	Kernel spinlock.Version
+	// Preflight is the spin-lock check Load runs before anything reaches the kernel
+	// (package spinlock): the kernel version whose rules apply and what to do with the
+	// findings. The zero value judges against the running kernel and makes Load fail
+	// with a *spinlock.Error on error findings (spinlock.Enforce); spinlock.Warn logs
+	// them and loads; spinlock.Strict also fails, with a *spinlock.IncompleteError, where
+	// the check could not analyse everything (the other modes log that as warnings);
+	// spinlock.Off skips the check.
+	Preflight spinlock.Preflight
+
+	// PinRoot is the directory, on a BPF file system, where maps declared with
+	// __uint(pinning, LIBBPF_PIN_BY_NAME) are pinned under their names; empty means
+	// libbpf's default, /sys/fs/bpf. At Load, such a map already pinned there (by
+	// another process, or another build of the object) is reused if its type, sizes and
+	// flags match, else Load fails; otherwise the new map is pinned there. Close does
+	// not remove these pins.
+	PinRoot string
 }
 
 // Object is an opened BPF object: libbpf's struct bpf_object. It owns its programs,
@@ -81,6 +92,10 @@ type Object struct {
 	leak  *sys.Leak
 	progs []*Program
 	maps  []*Map
+
+	btfMu   sync.Mutex           // guards btfID and btfSpec
+	btfID   uint32               // the kernel ID of the object's BTF once loaded; 0 until known
+	btfSpec map[uint32]*btf.Spec // other BTF objects of the kernel, by ID (kernelBTF)
 
 	mu      sync.RWMutex         // held for writing by Load, Close and link changes
 	cobj    *C.struct_bpf_object // libbpf's object; nil once closed
@@ -126,26 +141,63 @@ func OpenBytes(name string, elf []byte, opts *Options) (*Object, error) {
 	}
 	o.sink.logger = o.opts.Logger
 
-	spec, err := btf.LoadSpecFromReader(bytes.NewReader(o.elf))
-	switch {
-	case err == nil:
-		o.spec = spec
-	case errors.Is(err, btf.ErrNotFound):
-		// No BTF: programs still load, but globals and map types are unknown.
-	default:
+	// The section headers name the global-data sections; a file debug/elf cannot read
+	// is left for libbpf to refuse in its own words.
+	f := readELF(o.elf)
+	if err := o.readBTF(f); err != nil {
 		return nil, fmt.Errorf("opening BPF object %s: reading its BTF: %w", name, err)
 	}
-
 	if err := o.open(); err != nil {
-		return nil, fmt.Errorf("opening BPF object %s: %w", name, err)
+		return nil, err
 	}
-	if err := o.index(); err != nil {
+	if err := o.index(f); err != nil {
 		C.bpf_object__close(o.cobj)
 		return nil, fmt.Errorf("opening BPF object %s: %w", name, err)
 	}
 	o.leak = sys.TrackLeak(o, "loader.Object", o.name,
 		"its programs, maps and links stay until the process exits", nil)
 	return o, nil
+}
+
+// readELF reads the object's ELF headers, or returns nil for bytes debug/elf cannot
+// read (it may panic on malformed input: the bytes are untrusted).
+func readELF(b []byte) (f *elfpkg.File) {
+	defer func() {
+		if recover() != nil {
+			f = nil
+		}
+	}()
+	f, err := elfpkg.NewFile(bytes.NewReader(b))
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// readBTF reads the object's BTF (none: programs still load, but globals and map types
+// are unknown). Types are decoded when first asked for, so BTF that only libbpf uses
+// (typed __ksym variables, kconfig externs) is never read here.
+//
+// When Load will run the spin-lock check on an object that mentions locks, the check
+// parses the whole object (objfile.Parse, cached by content): its BTF is taken from
+// that parse, so that the check at Load finds the parse ready, unless the parse had to
+// rewrite the bytes first (its BTF is then not exactly the object's).
+func (o *Object) readBTF(f *elfpkg.File) error {
+	if f != nil && o.opts.Preflight.Mode != spinlock.Off && objfile.MentionsLocks(f) && objfile.BoundSections(f) == nil {
+		if p, err := objfile.Parse(o.elf); err == nil && !p.Changed && p.Spec.Types != nil {
+			o.spec = p.Spec.Types
+			return nil
+		}
+	}
+	spec, err := btf.LoadSpecFromReader(bytes.NewReader(o.elf))
+	switch {
+	case err == nil:
+		o.spec = spec
+	case errors.Is(err, btf.ErrNotFound):
+	default:
+		return err
+	}
+	return nil
 }
 
 // open opens the object with libbpf (bpf_object__open_mem) from a C copy of its bytes,
@@ -156,18 +208,23 @@ func (o *Object) open() error {
 	defer C.free(buf)
 	cname := C.CString(libbpfObjectName(o.name))
 	defer C.free(unsafe.Pointer(cname))
-	var cbtf *C.char
+	var cbtf, cpin *C.char
 	if o.opts.KernelBTF != "" {
 		cbtf = C.CString(o.opts.KernelBTF)
 		defer C.free(unsafe.Pointer(cbtf))
 	}
+	if o.opts.PinRoot != "" {
+		cpin = C.CString(o.opts.PinRoot)
+		defer C.free(unsafe.Pointer(cpin))
+	}
 	var rc C.long
-	withLibbpf(&o.sink, func() {
-		o.cobj = C.bk_open(buf, C.size_t(len(o.elf)), cname, cbtf, C.uint(o.opts.LogLevel), &rc)
+	out := withLibbpf(&o.sink, func() {
+		o.cobj = C.bk_open(buf, C.size_t(len(o.elf)), cname, cbtf, cpin, C.uint(o.opts.LogLevel), &rc)
 	})
 	if o.cobj == nil {
-		return libbpfErrno(syscall.Errno(-rc))
+		return o.failure("opening BPF object "+o.name, syscall.Errno(-rc), out)
 	}
+	o.sink.emit(out, nil)
 	return nil
 }
 
@@ -181,14 +238,14 @@ func libbpfObjectName(name string) string {
 }
 
 // index builds the Program and Map handles and the table of global variables.
-func (o *Object) index() error {
+func (o *Object) index(f *elfpkg.File) error {
 	for cp := C.bpf_object__next_program(o.cobj, nil); cp != nil; cp = C.bpf_object__next_program(o.cobj, cp) {
 		o.progs = append(o.progs, newProgram(o, cp))
 	}
 	for cm := C.bpf_object__next_map(o.cobj, nil); cm != nil; cm = C.bpf_object__next_map(o.cobj, cm) {
 		o.maps = append(o.maps, newMap(o, cm))
 	}
-	return o.indexGlobals()
+	return o.indexGlobals(f)
 }
 
 // Name returns the name the object was opened with (the file's base name for Open).
@@ -298,12 +355,15 @@ func (o *Object) usable() error {
 }
 
 // Load creates the object's maps and loads its programs into the kernel
-// (bpf_object__load). Before that, unless Options.SpinLockCheck is CheckOff, it runs the
-// spin-lock check and returns a *spinlock.Error without touching the kernel if the check
-// finds an error. A program the verifier rejects gives a *VerifierError with the log; a
-// refusal for lack of privilege gives a *PrivilegeError. Load succeeds once: a second
-// call, or a call after the kernel refused the object, returns ErrAlreadyLoaded (a Load
-// stopped by the spin-lock check may be retried, for example after SetAutoload).
+// (bpf_object__load). Before that, unless Options.Preflight's mode is spinlock.Off, it
+// runs the spin-lock check and returns a *spinlock.Error (or, strict, a
+// *spinlock.IncompleteError) without touching the kernel if the check says so. A program
+// the verifier rejects gives a *VerifierError with the log; a refusal libbpf explains
+// (a map it cannot create, a program without a type, a missing attach target …) a
+// *LoadError with libbpf's words; a refusal for lack of privilege a *PrivilegeError.
+// Load succeeds once: a second call, or a call after the kernel refused the object,
+// returns ErrAlreadyLoaded (a Load stopped by the spin-lock check may be retried, for
+// example after SetAutoload).
 func (o *Object) Load() error {
 	if err := o.usable(); err != nil {
 		return err
@@ -326,15 +386,14 @@ func (o *Object) Load() error {
 		return err
 	}
 	var rc C.int
-	o.sink.capture.Reset()
-	withLibbpf(&o.sink, func() { rc = C.bpf_object__load(o.cobj) })
-	captured := o.sink.capture.String()
-	o.sink.capture.Reset()
+	out := withLibbpf(&o.sink, func() { rc = C.bpf_object__load(o.cobj) })
 	logs := o.takeLogBuffers()
+	o.closeSetterFDs()
 	if rc < 0 {
-		o.failed = o.loadError(syscall.Errno(-rc), captured, logs)
+		o.failed = o.loadError(syscall.Errno(-rc), out, logs)
 		return o.failed
 	}
+	o.sink.emit(out, nil)
 	o.loaded = true
 	for _, m := range o.maps {
 		if fd := C.bpf_map__fd(m.cm); fd >= 0 {
@@ -349,38 +408,156 @@ func (o *Object) Load() error {
 	return nil
 }
 
-// loadError turns bpf_object__load's failure into the most precise error available.
-func (o *Object) loadError(errno syscall.Errno, captured string, bufLogs map[string]string) error {
-	if errno >= libbpfErrnoStart {
-		failed, _ := verifierLogs(captured)
-		op := "loading " + o.name
-		if failed != "" {
-			op = fmt.Sprintf("loading program %q of %s", failed, o.name)
-		}
-		return fmt.Errorf("%s: %w", op, libbpfErrno(errno))
-	}
-	failed, logs := verifierLogs(captured)
+// loadError turns bpf_object__load's failure into the most precise error available
+// (a *VerifierError, a *LoadError with libbpf's diagnosis, a *PrivilegeError) and logs
+// libbpf's output, except what the error says.
+func (o *Object) loadError(errno syscall.Errno, out libbpfOutput, bufLogs map[string]string) error {
+	op := "loading " + o.name
+	failed, logs := verifierLogs(out.text())
 	for name, l := range bufLogs {
 		logs[name] = l
 	}
-	if errno == syscall.ENOSPC && o.opts.LogSize > 0 {
-		// The kernel cut the log to the buffer: what is left is no diagnosis.
-		return fmt.Errorf("loading program %q of %s: its verifier log needs more than Options.LogSize (%d bytes): %w", failed, o.name, o.opts.LogSize, errno)
+	if errno < libbpfErrnoStart {
+		if errno == syscall.ENOSPC && o.opts.LogSize > 0 {
+			// The kernel cut the log to the buffer: what is left is no diagnosis.
+			o.sink.emit(out, nil)
+			return fmt.Errorf("loading program %q of %s: its verifier log needs more than Options.LogSize (%d bytes): %w", failed, o.name, o.opts.LogSize, errno)
+		}
+		if log, ok := logs[failed]; ok && failed != "" && log != "" {
+			d, ok := out.diagnose()
+			o.sink.emit(out, out.failureSaid(d, ok && d.program == failed))
+			return newVerifierError(o.name, failed, log, errno)
+		}
 	}
-	if failed != "" {
-		if log, ok := logs[failed]; ok && log != "" {
-			msg := verifierMessage(log)
-			return &VerifierError{
-				Object: o.name, Program: failed, Message: msg, Log: log,
-				Rule: ruleForVerifierLog(log), Errno: errno,
+	return o.failure(op, errno, out)
+}
+
+// failure builds the error of a libbpf call that failed with errno from what libbpf
+// printed during it (its diagnosis), and logs that output, except the messages the
+// error carries. op names the operation: "loading x.bpf.o", "opening BPF object x.bpf.o".
+func (o *Object) failure(op string, errno syscall.Errno, out libbpfOutput) error {
+	d, ok := out.diagnose()
+	o.sink.emit(out, out.failureSaid(d, ok))
+	if d.program == "" && d.mapName == "" {
+		// libbpf names the program in the message that wraps the errno
+		if failed, _ := verifierLogs(out.text()); failed != "" {
+			d.program = failed
+		}
+	}
+	if op == "loading "+o.name {
+		switch {
+		case d.program != "":
+			op = fmt.Sprintf("loading program %q of %s", d.program, o.name)
+		case d.mapName != "":
+			op = fmt.Sprintf("loading map %q of %s", d.mapName, o.name)
+		}
+	}
+	if errno == syscall.EPERM {
+		return &PrivilegeError{Op: op, Missing: caps.MissingForBPF(), Err: errno}
+	}
+	if !ok {
+		return wrapErrno(op, errno)
+	}
+	d.words, d.full = withoutErrnoText(d.words, errno), withoutErrnoText(d.full, errno)
+	e := &LoadError{Object: o.name, Program: d.program, Map: d.mapName, Libbpf: d.full,
+		Err: libbpfErrno(errno), op: op}
+	if strings.Contains(d.words, "BTF is required") && o.spec == nil {
+		e.Err = ErrNoBTF
+	}
+	e.Hint = o.hint(d)
+	return e
+}
+
+// hint says what to do about a failure libbpf diagnosed, where bpfkit knows.
+func (o *Object) hint(d diagnosis) string {
+	switch {
+	case strings.Contains(d.words, "missing BPF prog type"):
+		return "give the program a type with Program.SetType before Load"
+	case strings.HasPrefix(d.words, "failed to find kernel BTF type ID of"):
+		return "the running kernel has no such function: name another with Program.SetAttachTarget, or leave the program out with SetAutoload(false)"
+	case strings.HasPrefix(d.words, "failed to find BTF for extern"):
+		return "the object uses a symbol defined in another object: link them into one first (bpftool gen object)"
+	case d.mapName != "" && strings.Contains(d.words, "failed to create"):
+		for _, m := range o.maps {
+			if m.name != d.mapName {
+				continue
+			}
+			var unset []string
+			if C.bpf_map__value_size(m.cm) == 0 {
+				unset = append(unset, "value size (Map.SetValueSize)")
+			}
+			if C.bpf_map__max_entries(m.cm) == 0 {
+				unset = append(unset, "max entries (Map.SetMaxEntries)")
+			}
+			if len(unset) > 0 {
+				return "its " + strings.Join(unset, " and ") + " must be set before Load"
 			}
 		}
 	}
-	op := "loading " + o.name
-	if failed != "" {
-		op = fmt.Sprintf("loading program %q of %s", failed, o.name)
+	return ""
+}
+
+// closeSetterFDs closes the descriptors SetInnerMap and SetAttachTarget kept for libbpf,
+// which needs them only during Load. The caller holds o.mu for writing.
+func (o *Object) closeSetterFDs() {
+	for _, m := range o.maps {
+		if m.innerFD >= 0 {
+			unix.Close(m.innerFD)
+			m.innerFD = -1
+		}
 	}
-	return wrapErrno(op, errno)
+	for _, p := range o.progs {
+		p.closeTargetFD()
+	}
+}
+
+// kernelBTF returns the kernel's BTF object of ID id as a spec: this object's own BTF
+// when id is the one libbpf loaded for it (libbpf keeps the object's type IDs), else the
+// kernel's, read by ID once per object.
+func (o *Object) kernelBTF(id uint32) (*btf.Spec, error) {
+	o.btfMu.Lock()
+	defer o.btfMu.Unlock()
+	if o.btfID == 0 && o.spec != nil {
+		err := o.whileOpen(func() error {
+			fd := C.bpf_object__btf_fd(o.cobj)
+			if fd < 0 {
+				return nil // libbpf loaded no BTF for the object
+			}
+			var err error
+			o.btfID, err = sys.ObjBTFID(int(fd))
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading the ID of the object's BTF: %w", err)
+		}
+	}
+	if id == o.btfID && o.spec != nil {
+		return o.spec, nil
+	}
+	if spec := o.btfSpec[id]; spec != nil {
+		return spec, nil
+	}
+	h, err := btf.NewHandleFromID(btf.ID(id))
+	if err != nil {
+		return nil, fmt.Errorf("opening the kernel's BTF %d of the map: %w", id, err)
+	}
+	defer h.Close()
+	spec, err := h.Spec(nil)
+	if err != nil {
+		// split BTF (a module's) needs the kernel's as its base
+		base, berr := btf.LoadKernelSpec()
+		if berr != nil {
+			return nil, fmt.Errorf("reading the kernel's BTF %d of the map: %w", id, err)
+		}
+		if spec, err = h.Spec(base); err != nil {
+			return nil, fmt.Errorf("reading the kernel's BTF %d of the map: %w", id, err)
+		}
+	}
+	if o.btfSpec == nil {
+		o.btfSpec = map[uint32]*btf.Spec{}
+	}
+	o.btfSpec[id] = spec
+	return spec, nil
 }
 
 // Attach attaches every program that is loaded and whose section names its attach
@@ -483,6 +660,7 @@ func (o *Object) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	o.closeSetterFDs()
 	C.bpf_object__close(o.cobj)
 	o.cobj = nil
 	o.freeLogBuffers()

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfkit/bpfkit/bpf"
 	"github.com/bpfkit/bpfkit/loader"
 	"github.com/bpfkit/bpfkit/spinlock"
 )
@@ -70,9 +72,9 @@ func TestLoadRunsSpinLockCheck(t *testing.T) {
 		t.Fatalf("error %q lacks %q", err, miss)
 	}
 
-	for _, mode := range []loader.CheckMode{loader.CheckOff, loader.CheckWarn} {
+	for _, mode := range []spinlock.Mode{spinlock.Off, spinlock.Warn} {
 		var logs bytes.Buffer
-		opts := &loader.Options{SpinLockCheck: mode, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		opts := &loader.Options{Preflight: spinlock.Preflight{Mode: mode}, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 		obj := openOnly(t, "p_progtype.bpf.o", "tp_lock", opts)
 		err := obj.Load()
 		var ve *loader.VerifierError
@@ -89,7 +91,7 @@ func TestLoadRunsSpinLockCheck(t *testing.T) {
 			t.Fatalf("mode %d: the check stopped the load: %v", mode, err)
 		}
 		warned := strings.Contains(logs.String(), "P2")
-		if warned != (mode == loader.CheckWarn) {
+		if warned != (mode == spinlock.Warn) {
 			t.Fatalf("mode %d: warning logged = %v; logs:\n%s", mode, warned, logs.String())
 		}
 	}
@@ -101,5 +103,63 @@ func TestSpinLockCheckIgnoresProgramsNotLoaded(t *testing.T) {
 	obj := openOnly(t, "p_progtype.bpf.o", "xdp_lock", nil)
 	if err := obj.Load(); err != nil {
 		t.Fatalf("loading only xdp_lock (tp_lock off): %v", err)
+	}
+}
+
+// TestCheckIncomplete: where the spin-lock check cannot vouch for an object (a kernel
+// outside the versions its rules were checked against; a program whose section names no
+// type), Load logs it as a warning, and in strict mode refuses to load, naming it.
+func TestCheckIncomplete(t *testing.T) {
+	old := spinlock.Version{Major: 4, Minor: 19}
+
+	var logs strings.Builder
+	obj := open(t, "minimal.bpf.o", bpf.Minimal, &loader.Options{Preflight: spinlock.Preflight{Kernel: old}, Logger: textLogger(&logs)})
+	load(t, obj)
+	if miss := missingWords(logs.String(), "level=WARN", "spin-lock check incomplete", "4.19"); len(miss) > 0 {
+		t.Errorf("enforcing with kernel 4.19: the log lacks %q:\n%s", miss, logs.String())
+	}
+
+	obj = open(t, "minimal.bpf.o", bpf.Minimal, &loader.Options{Preflight: spinlock.Preflight{Kernel: old, Mode: spinlock.Strict}})
+	err := obj.Load()
+	var ie *spinlock.IncompleteError
+	if !errors.As(err, &ie) || len(ie.Incomplete) != 1 || !strings.Contains(err.Error(), "4.19") || !strings.Contains(err.Error(), "strict") || !strings.Contains(err.Error(), "minimal.bpf.o") {
+		t.Fatalf("strict with kernel 4.19: %v, want a *spinlock.IncompleteError naming the object and kernel", err)
+	}
+	if _, err := mapOf(t, obj, ".bss").FD(); !errors.Is(err, loader.ErrNotLoaded) {
+		t.Errorf("a map exists after the strict check refused the load: %v", err)
+	}
+
+	// A program whose section names no type: a note, until SetType gives it one.
+	elf := testObject(t, "lockhook.bpf.o")
+	obj = open(t, "lockhook.bpf.o", elf, &loader.Options{Preflight: spinlock.Preflight{Mode: spinlock.Strict}})
+	err = obj.Load()
+	if !errors.As(err, &ie) || len(ie.Notes) != 1 || !strings.Contains(ie.Notes[0], `"lock_hook"`) || !strings.Contains(err.Error(), "note: ") {
+		t.Fatalf("strict on a program without a type: %v, want a *spinlock.IncompleteError with a note on lock_hook", err)
+	}
+	obj = open(t, "lockhook.bpf.o", elf, &loader.Options{Preflight: spinlock.Preflight{Mode: spinlock.Strict}})
+	if err := progOf(t, obj, "lock_hook").SetType(ebpf.XDP); err != nil {
+		t.Fatal(err)
+	}
+	load(t, obj)
+	if res, err := progOf(t, obj, "lock_hook").Test(&loader.TestOptions{Data: make([]byte, 64)}); err != nil || res.Retval != 2 {
+		t.Fatalf("lock_hook typed XDP by hand: %+v, %v, want XDP_PASS", res, err)
+	}
+
+	// A program that will not load is not the check's business.
+	obj = open(t, "lockhook.bpf.o", elf, &loader.Options{Preflight: spinlock.Preflight{Mode: spinlock.Strict}})
+	if err := progOf(t, obj, "lock_hook").SetAutoload(false); err != nil {
+		t.Fatal(err)
+	}
+	load(t, obj)
+
+	// Not strict: the note is a warning, and libbpf's refusal follows.
+	logs.Reset()
+	obj = open(t, "lockhook.bpf.o", elf, &loader.Options{Logger: textLogger(&logs)})
+	var le *loader.LoadError
+	if err := obj.Load(); !errors.As(err, &le) || le.Program != "lock_hook" {
+		t.Fatalf("enforcing on a program without a type: %v, want libbpf's *LoadError", err)
+	}
+	if miss := missingWords(logs.String(), "level=WARN", "spin-lock check incomplete", "lock_hook", "names no program type"); len(miss) > 0 {
+		t.Errorf("the log lacks %q:\n%s", miss, logs.String())
 	}
 }

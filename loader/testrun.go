@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
+//go:build cgo
+
 package loader
 
 import (
@@ -36,6 +38,12 @@ type TestResult struct {
 // preemption). So the run is made on a locked thread with signals blocked: it is never
 // cut short, and a signal sent to the process meanwhile is delivered when it ends.
 func (p *Program) Test(opts *TestOptions) (TestResult, error) {
+	return testRun(p.slot.Load(), opts, fmt.Sprintf("test run of program %q of %s", p.name, p.obj.name), p.noFD)
+}
+
+// testRun runs the program behind f (nil before Load) with BPF_PROG_TEST_RUN; op names
+// it for errors, noFD explains a missing or closed descriptor.
+func testRun(f *sys.FD, opts *TestOptions, op string, noFD func() error) (TestResult, error) {
 	var o TestOptions
 	if opts != nil {
 		o = *opts
@@ -48,19 +56,18 @@ func (p *Program) Test(opts *TestOptions) (TestResult, error) {
 		}
 		out = make([]byte, n)
 	}
-	f := p.slot.Load()
 	if f == nil {
-		return TestResult{}, p.noFD()
+		return TestResult{}, noFD()
 	}
 	fd, ok := f.Acquire()
 	if !ok {
-		return TestResult{}, p.noFD()
+		return TestResult{}, noFD()
 	}
 	attr := sys.TestRunAttr{Repeat: o.Repeat, Flags: o.Flags, CPU: o.CPU}
 	err := sys.ProgTestRun(fd, &attr, o.Data, out, o.Context)
 	f.Release()
 	if err != nil {
-		return TestResult{}, wrapErrno(fmt.Sprintf("test run of program %q of %s", p.name, p.obj.name), err.(syscall.Errno))
+		return TestResult{}, wrapErrno(op, err.(syscall.Errno))
 	}
 	res := TestResult{Retval: attr.Retval, Duration: time.Duration(attr.Duration)}
 	if out != nil {

@@ -135,3 +135,41 @@ func LinkTypeName(t uint32) string {
 	}
 	return fmt.Sprintf("link_type(%d)", t)
 }
+
+// ObjBTFID returns the kernel ID of the BTF object behind fd (struct bpf_btf_info: the
+// BTF's address and size come first, then its ID).
+func ObjBTFID(fd int) (uint32, error) {
+	var info struct {
+		btf     uint64
+		btfSize uint32
+		id      uint32
+	}
+	if err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info)); err != nil {
+		return 0, err
+	}
+	return info.id, nil
+}
+
+// ProgInfo is the head of struct bpf_prog_info, up to the program's name.
+type ProgInfo struct {
+	Type            uint32
+	ID              uint32
+	Tag             [8]byte
+	JitedProgLen    uint32
+	XlatedProgLen   uint32
+	JitedProgInsns  uint64
+	XlatedProgInsns uint64
+	LoadTime        uint64
+	CreatedByUID    uint32
+	NrMapIDs        uint32
+	MapIDs          uint64
+	Name            [16]byte
+}
+
+// ObjProgInfo reads the head of struct bpf_prog_info of a program fd (the kernel fills
+// no pointer field: they are left 0).
+func ObjProgInfo(fd int) (ProgInfo, error) {
+	var info ProgInfo
+	err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info))
+	return info, err
+}

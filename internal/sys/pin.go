@@ -140,6 +140,9 @@ func PinnedObject(path string) (Kind, uint32, error) {
 	return fdKind(fd)
 }
 
+// FDKind returns the kind and kernel ID of the object behind fd.
+func FDKind(fd int) (Kind, uint32, error) { return fdKind(fd) }
+
 // fdKind reads /proc/self/fdinfo/fd: maps show map_id, programs prog_id, links link_id
 // (and the prog_id of their program).
 func fdKind(fd int) (Kind, uint32, error) {

@@ -213,7 +213,7 @@ func loadAlone(t *testing.T, name string, elf []byte, prog string, sameKernel bo
 	t.Helper()
 	var libbpfLog bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&libbpfLog, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	o, err := loader.OpenBytes(name, elf, &loader.Options{SpinLockCheck: loader.CheckOff, Logger: logger})
+	o, err := loader.OpenBytes(name, elf, &loader.Options{Preflight: spinlock.Preflight{Mode: spinlock.Off}, Logger: logger})
 	if err != nil {
 		t.Fatalf("open %s: %v", name, err)
 	}
@@ -520,7 +520,7 @@ func TestDifferential(t *testing.T) {
 		base := filepath.Base(path)
 		b := elves[base]
 		// Programs of the corpus that the manifest forgot.
-		o, err := loader.OpenBytes(base, b, &loader.Options{SpinLockCheck: loader.CheckOff, Logger: quiet})
+		o, err := loader.OpenBytes(base, b, &loader.Options{Preflight: spinlock.Preflight{Mode: spinlock.Off}, Logger: quiet})
 		if err != nil {
 			t.Fatalf("open %s: %v", base, err)
 		}

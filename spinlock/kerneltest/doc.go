@@ -2,7 +2,7 @@
 
 // Package kerneltest holds the differential test of the spin-lock check against the real
 // kernel. It has no API: its test loads every program of the corpus in
-// bpf/testdata/spinlock alone into the running kernel (loader.CheckOff, so the kernel is
+// bpf/testdata/spinlock alone into the running kernel (preflight off, so the kernel is
 // the only judge), runs spinlock.Check on the same object bytes, and asserts, program by
 // program, that both reach the same verdict for the same rule, and that the kernel still
 // says what bpf/testdata/spinlock/manifest.json recorded.
