@@ -212,7 +212,8 @@ func warnings(log string) string {
 func loadAlone(t *testing.T, name string, elf []byte, prog string, sameKernel bool) (kernelVerdict, map[string]ebpf.ProgramType) {
 	t.Helper()
 	var libbpfLog bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&libbpfLog, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Debug: a libbpf warning that becomes Load's error is logged at debug level only.
+	logger := slog.New(slog.NewTextHandler(&libbpfLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o, err := loader.OpenBytes(name, elf, &loader.Options{Preflight: spinlock.Preflight{Mode: spinlock.Off}, Logger: logger})
 	if err != nil {
 		t.Fatalf("open %s: %v", name, err)
@@ -241,11 +242,16 @@ func loadAlone(t *testing.T, name string, elf []byte, prog string, sameKernel bo
 	}
 	var ve *loader.VerifierError
 	if !errors.As(err, &ve) {
-		if m := missingKfunc.FindStringSubmatch(libbpfLog.String()); m != nil && !sameKernel {
+		// libbpf's diagnosis: the message Load's error carries first, then its log.
+		diagnosis := warnings(libbpfLog.String())
+		if le := (*loader.LoadError)(nil); errors.As(err, &le) {
+			diagnosis = le.Libbpf + "; " + diagnosis
+		}
+		if m := missingKfunc.FindStringSubmatch(diagnosis); m != nil && !sameKernel {
 			// Not a lock rule: this older kernel lacks a kfunc the object declares.
 			return kernelVerdict{lacks: m[1], err: err}, types
 		}
-		if w := warnings(libbpfLog.String()); mapCreateFailed.MatchString(w) && !sameKernel {
+		if w := diagnosis; mapCreateFailed.MatchString(w) && !sameKernel {
 			// A map the kernel refuses to create (M8 on 6.1: a lock in an inner map's
 			// value): libbpf fails the whole object, this program with it. The words
 			// are libbpf's, from its log.
@@ -256,7 +262,7 @@ func loadAlone(t *testing.T, name string, elf []byte, prog string, sameKernel bo
 		// Not the verifier's refusal (privileges, a map the kernel refuses outright…): the
 		// corpus has none on the manifest's kernel, so this is a failure of the test's
 		// premises; on another kernel, a refusal the check does not know.
-		t.Fatalf("load %s/%s: not a verifier error: %v; libbpf: %s", name, prog, err, warnings(libbpfLog.String()))
+		t.Fatalf("load %s/%s: not a verifier error: %v; libbpf: %s", name, prog, err, diagnosis)
 	}
 	if ve.Program != prog {
 		t.Errorf("load %s/%s: VerifierError names program %q", name, prog, ve.Program)
