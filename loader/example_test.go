@@ -104,11 +104,10 @@ func ExampleOpenBytes() {
 	// <nil>
 }
 
-// What bcc's tools and other loaders set before Load, here for an object whose
-// stack-trace map declares no value size or capacity and whose tc program lives in a
-// section of the loader's own naming.
+// What bcc's tools set before Load: a stack-trace map that declares only its key size
+// gets its value size (frames × 8) and capacity from the tool's options.
 func ExampleMap_SetValueSize() {
-	obj, err := loader.Open("profile.bpf.o", nil)
+	obj, err := loader.Open("../bpf/testdata/realworld/stacks.bpf.o", nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -124,19 +123,38 @@ func ExampleMap_SetValueSize() {
 	if err := stacks.SetMaxEntries(1024); err != nil {
 		log.Fatal(err)
 	}
-	hook, err := obj.Program("tc_packet_func")
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := hook.SetType(ebpf.SchedCLS); err != nil { // SEC("tc_packet_hook0")
-		log.Fatal(err)
-	}
 	if err := obj.Load(); err != nil {
 		var le *loader.LoadError
 		if errors.As(err, &le) { // libbpf refused it: which map or program, and its words
 			log.Fatalf("map %q program %q: %s", le.Map, le.Program, le.Libbpf)
 		}
 		log.Fatal(err)
+	}
+	fmt.Println(stacks.ValueSize(), stacks.MaxEntries())
+}
+
+// A program in a section no libbpf knows (a load balancer's SEC("tc_packet_hook0")) is
+// typed by its loader before Load; without it libbpf says "missing BPF prog type".
+func ExampleProgram_SetType() {
+	obj, err := loader.Open("../bpf/testdata/realworld/customsec.bpf.o", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer obj.Close()
+	for name, typ := range map[string]ebpf.ProgramType{"tc_packet_func": ebpf.SchedCLS, "xdp_packet_func": ebpf.XDP} {
+		prog, err := obj.Program(name)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := prog.SetType(typ); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := obj.Load(); err != nil {
+		log.Fatal(err)
+	}
+	for _, p := range obj.Programs() {
+		fmt.Printf("%s in %s: %s\n", p.Name(), p.Section(), p.Type())
 	}
 }
 

@@ -28,34 +28,26 @@ type everyObject struct {
 	flags   []string
 	disable []string
 	// prepare is a Go function literal `func(o *loader.Object) string` (see the
-	// program's prepare type).
+	// program's prepare type); ROOT in it stands for the repository's directory.
 	prepare string
 	// cannot is a regexp of the load error this machine gives (see
 	// docs/ARCHITECTURE.md, "Other kernels") and why; the load is then skipped with the
-	// reason. cannotOpen and whyOpen: the same for an Open this tree's loader refuses.
-	cannot, why, cannotOpen, whyOpen string
+	// reason.
+	cannot, why string
 }
-
-// setterMissing is what a prepare function returns when the loader of this tree lacks a
-// setter the object needs: the load is skipped, saying so.
-const setterMissing = "skip:this tree's loader has no "
 
 var everyObjects = map[string]everyObject{
 	"bpf/testdata/realworld/events.bpf.o": {flags: []string{"-type", "events=event", "-type", "perf_events=event"}},
 	// bcc's stack-trace maps give only their key size: the tool sets the rest.
 	"bpf/testdata/realworld/stacks.bpf.o": {prepare: `func(o *loader.Object) string {
 		m, err := o.Map("stackmap")
+		if err == nil {
+			err = m.SetValueSize(127 * 8)
+		}
+		if err == nil {
+			err = m.SetMaxEntries(1024)
+		}
 		if err != nil {
-			return "err:" + err.Error()
-		}
-		vs, ok := any(m).(interface{ SetValueSize(uint32) error })
-		if !ok {
-			return "` + setterMissing + `Map.SetValueSize (the loader's part of issue 13)"
-		}
-		if err := vs.SetValueSize(127 * 8); err != nil {
-			return "err:" + err.Error()
-		}
-		if err := m.SetMaxEntries(1024); err != nil {
 			return "err:" + err.Error()
 		}
 		return ""
@@ -64,24 +56,18 @@ var everyObjects = map[string]everyObject{
 	"bpf/testdata/realworld/customsec.bpf.o": {prepare: `func(o *loader.Object) string {
 		for _, p := range []struct{ name string; typ ebpf.ProgramType }{{"xdp_packet_func", ebpf.XDP}, {"tc_packet_func", ebpf.SchedCLS}} {
 			prog, err := o.Program(p.name)
+			if err == nil {
+				err = prog.SetType(p.typ)
+			}
 			if err != nil {
-				return "err:" + err.Error()
-			}
-			st, ok := any(prog).(interface{ SetType(ebpf.ProgramType) error })
-			if !ok {
-				return "` + setterMissing + `Program.SetType (the loader's part of issue 13)"
-			}
-			if err := st.SetType(p.typ); err != nil {
 				return "err:" + err.Error()
 			}
 		}
 		return ""
 	}`},
 	"bpf/testdata/realworld/ksyms.bpf.o": {
-		cannot:     `failed to find the address for kernel symbol`,
-		why:        "typed __ksym variables of kernel data need CONFIG_KALLSYMS_ALL, which this kernel lacks (make vm-test runs them in 6.12)",
-		cannotOpen: `expected \S+ to be \*Void, not \*btf.Var`,
-		whyOpen:    "this tree's loader.Open refuses typed __ksym variables (the loader's part of issue 13); gen writes the skeleton",
+		cannot: `failed to find the address for kernel symbol`,
+		why:    "typed __ksym variables of kernel data need CONFIG_KALLSYMS_ALL, which this kernel lacks (make vm-test runs them in 6.12)",
 	},
 	"bpf/testdata/loader/fentry.bpf.o": {
 		cannot: `operation not permitted`,
@@ -91,31 +77,53 @@ var everyObjects = map[string]everyObject{
 	"bpf/testdata/loader/verifier.bpf.o": {disable: []string{"null_deref"}},
 	"bpf/preflight/preflight_bad.bpf.o":  {disable: []string{"count_writes"}},
 
-	// The loader's own test objects (the loader's part of issue 13, on its branch when
-	// this was written): xdpbad is made to be refused; ksyms' typed program needs
-	// CONFIG_KALLSYMS_ALL (see realworld/ksyms above); lockhook's program needs its type;
-	// realshape is made to need every setter (a map of maps' inner map from another
-	// object, an attach target …): loader's TestSettersLoadRealShapes loads it.
+	// The loader's own test objects: xdpbad is made to be refused; ksyms' typed program
+	// needs CONFIG_KALLSYMS_ALL (see realworld/ksyms above); lockhook's program needs its
+	// type; realshape needs every setter, its outer map an inner map from another object.
 	"bpf/testdata/loader/xdpbad.bpf.o": {disable: []string{"xdp_bad"}},
 	"bpf/testdata/loader/ksyms.bpf.o":  {disable: []string{"typed"}},
 	"bpf/testdata/loader/lockhook.bpf.o": {prepare: `func(o *loader.Object) string {
 		prog, err := o.Program("lock_hook")
+		if err == nil {
+			err = prog.SetType(ebpf.XDP)
+		}
 		if err != nil {
-			return "err:" + err.Error()
-		}
-		st, ok := any(prog).(interface{ SetType(ebpf.ProgramType) error })
-		if !ok {
-			return "` + setterMissing + `Program.SetType (the loader's part of issue 13)"
-		}
-		if err := st.SetType(ebpf.XDP); err != nil {
 			return "err:" + err.Error()
 		}
 		return ""
 	}`},
-	"bpf/testdata/loader/realshape.bpf.o": {
-		cannot: `.`,
-		why:    "made to need every setter, among them an inner map from another object: loader's TestSettersLoadRealShapes loads it",
-	},
+	"bpf/testdata/loader/realshape.bpf.o": {prepare: `func(o *loader.Object) string {
+		// the inner map's template: maps.bpf.o's array a_plain (u32 → u64), kept
+		// open until main ends
+		tmpl, err := loader.Open(ROOT+"/bpf/testdata/maps/maps.bpf.o", nil)
+		if err != nil {
+			return "err:" + err.Error()
+		}
+		held = append(held, tmpl)
+		if err := tmpl.Load(); err != nil {
+			return "err:" + err.Error()
+		}
+		inner, err := tmpl.Map("a_plain")
+		if err != nil {
+			return "err:" + err.Error()
+		}
+		m := func(name string) *loader.Map { x, _ := o.Map(name); return x }
+		p := func(name string) *loader.Program { x, _ := o.Program(name); return x }
+		for i, step := range []func() error{
+			func() error { return m("stacks").SetValueSize(127 * 8) },
+			func() error { return m("stacks").SetMaxEntries(64) },
+			func() error { return m("outer").SetInnerMap(inner) },
+			func() error { return p("hook_tc").SetType(ebpf.SchedCLS) },
+			func() error { return p("hook_cg").SetType(ebpf.CGroupSKB) },
+			func() error { return p("hook_cg").SetExpectedAttachType(ebpf.AttachCGroupInetEgress) },
+			func() error { return p("btf_tp").SetAttachTarget("sys_enter", nil) },
+		} {
+			if err := step(); err != nil {
+				return fmt.Sprintf("err:setting %d: %v", i, err)
+			}
+		}
+		return ""
+	}`},
 }
 
 // TestEveryObject generates the skeleton of every object of the repository (under bpf/
@@ -162,12 +170,12 @@ func TestEveryObject(t *testing.T) {
 		args := append([]string{"-package", pkg, "-output", "skel.go"}, e.flags...)
 		write(pkg+"/gen.go", fmt.Sprintf("package %s\n\n//go:generate go run github.com/bpfkit/bpfkit/cmd/bpfkit gen %s %s\n", pkg, strings.Join(args, " "), filepath.Join(root, obj)))
 		fmt.Fprintf(&imports, "\t%q\n", "example.com/user/"+pkg)
-		prepare := e.prepare
+		prepare := strings.ReplaceAll(e.prepare, "ROOT", strconv.Quote(root))
 		if prepare == "" {
 			prepare = "nil"
 		}
 		disable := slices.Concat(e.disable, refused[filepath.Base(obj)])
-		fmt.Fprintf(&calls, "\tcheck(%q, func() (skeleton, error) { return %s.Open(nil) }, %#v, %s)\n", obj, pkg, disable, prepare)
+		fmt.Fprintf(&calls, "\tcheck(%q, func() (skeleton, error) { return %s.Open(opts) }, %#v, %s)\n", obj, pkg, disable, prepare)
 	}
 	write("main.go", `package main
 
@@ -184,6 +192,14 @@ import (
 `+imports.String()+`)
 
 var _ ebpf.ProgramType // the prepare functions may use it
+
+// held are objects a prepare function opened for another object (an inner map's
+// template); main closes them last.
+var held []*loader.Object
+
+// opts pins maps declared LIBBPF_PIN_BY_NAME under the directory the test made for
+// them (the program's second argument), never under /sys/fs/bpf itself.
+var opts = &loader.Options{}
 
 type skeleton interface {
 	Load() error
@@ -239,7 +255,7 @@ func check(object string, open func() (skeleton, error), disable []string, prepa
 }
 
 func load(s skeleton, disable []string, prepare func(*loader.Object) string) string {
-	if len(os.Args) < 2 || os.Args[1] != "-load" {
+	if len(os.Args) < 3 || os.Args[1] != "-load" {
 		return "skip:no BPF privileges"
 	}
 	obj := reflect.ValueOf(s).Elem().FieldByName("Object").Interface().(*loader.Object)
@@ -302,7 +318,15 @@ func setters(s skeleton, loaded bool) string {
 }
 
 func main() {
-`+calls.String()+`}
+	if len(os.Args) == 3 {
+		opts.PinRoot = os.Args[2]
+	}
+`+calls.String()+`	for _, o := range held {
+		if err := o.Close(); err != nil {
+			fmt.Println("RESULT held close:", err)
+		}
+	}
+}
 `)
 	run := func(args ...string) string {
 		t.Helper()
@@ -319,7 +343,19 @@ func main() {
 	run("vet", "./...")
 	runArgs := []string{"run", "."}
 	if load {
-		runArgs = append(runArgs, "-load")
+		// A directory of its own on the BPF file system for the pinned maps of the
+		// objects that declare some (loader's pinned_a, pinned_b): nothing is left
+		// behind in /sys/fs/bpf.
+		pinRoot, err := os.MkdirTemp("/sys/fs/bpf", "bpfkit-every-")
+		if err != nil {
+			t.Fatalf("a pin directory on bpffs: %v", err)
+		}
+		t.Cleanup(func() {
+			if err := os.RemoveAll(pinRoot); err != nil {
+				t.Errorf("removing %s: %v", pinRoot, err)
+			}
+		})
+		runArgs = append(runArgs, "-load", pinRoot)
 	}
 	out := run(runArgs...)
 
@@ -344,9 +380,6 @@ func main() {
 			var typed, readers, raw, sections int
 			counts, loadResult, _ := strings.Cut(line, " load=")
 			if _, err := fmt.Sscanf(counts, "open=ok typed=%d readers=%d raw=%d sections=%d", &typed, &readers, &raw, &sections); err != nil {
-				if e.cannotOpen != "" && regexp.MustCompile(e.cannotOpen).MatchString(line) {
-					t.Skipf("cannot open here: %s (%s)", e.whyOpen, line)
-				}
 				t.Fatalf("%s", line)
 			}
 			if q, err := strconv.Unquote(strings.TrimPrefix(loadResult, "err:")); err == nil {
@@ -363,8 +396,6 @@ func main() {
 				switch {
 				case loadResult == "ok":
 					loaded++
-				case strings.HasPrefix(loadResult, setterMissing):
-					t.Skip(loadResult[len("skip:"):] + "; it loads once the loader has it")
 				case e.cannot != "" && regexp.MustCompile(e.cannot).MatchString(loadResult):
 					t.Skipf("cannot load here: %s (%s)", e.why, loadResult)
 				default:
