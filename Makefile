@@ -116,7 +116,7 @@ unit:
 ## mutate: break the check, the accessors and the loader on purpose, one change at a time in a copy of the tree; each must fail a test
 # MUTATE, a regexp, picks mutations by name: make mutate MUTATE='^maps'. The list is in scripts/mutate/main.go.
 mutate: deps
-	$(GO) run ./scripts/mutate $(if $(MUTATE),-run '$(MUTATE)')
+	GO='$(GO)' $(GO) run ./scripts/mutate $(if $(MUTATE),-run '$(MUTATE)')
 
 ## fuzz: a short run of every fuzz target (the seed corpora run in every `go test`)
 # Minimizing a new input is capped at 20 runs: time spent minimizing is time not fuzzing

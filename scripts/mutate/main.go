@@ -296,12 +296,20 @@ func goTest(dir string, pkgs []string, timeout time.Duration, all bool) ([]byte,
 		args = append(args, "-failfast")
 	}
 	args = append(args, pkgs...)
-	cmd := exec.Command("go", args...)
+	cmd := exec.Command(goCommand(), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "BPFKIT_REQUIRE_PRIVILEGED=1")
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	return out, time.Since(start), err
+}
+
+// goCommand is the go command make passes in GO (a pinned toolchain), else go from PATH.
+func goCommand() string {
+	if g := os.Getenv("GO"); g != "" {
+		return g
+	}
+	return "go"
 }
 
 func gitRoot() (string, error) {
