@@ -318,10 +318,12 @@ func TestLockedOpsTogether(t *testing.T) {
 	var wg sync.WaitGroup
 	var calls, torn atomic.Uint64
 	deadline := time.Now().Add(2 * time.Second)
+	ops := 0
 	for _, op := range lockedOps {
 		if op.prog != "torn_array" {
 			continue
 		}
+		ops++
 		wg.Go(func() {
 			for i := uint64(1); time.Now().Before(deadline); i++ {
 				bad, err := op.op(r, i)
@@ -349,7 +351,7 @@ func TestLockedOpsTogether(t *testing.T) {
 	if sections == 0 || calls.Load() < 100 {
 		t.Fatalf("%d calls while the program ran %d critical sections: the test proved nothing", calls.Load(), sections)
 	}
-	t.Logf("%d calls of 5 operations while the program ran %d critical sections", calls.Load(), sections)
+	t.Logf("%d calls of %d operations at once while the program ran %d critical sections", calls.Load(), ops, sections)
 }
 
 // TestUnlockedOpsTear is the control for TestLockedOpsNeverTear: the same operations
