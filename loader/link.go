@@ -115,7 +115,9 @@ func (l *Link) destroy() error {
 		return fmt.Errorf("closing link of %s: %w", l, err)
 	}
 	if l.clink != nil {
-		if rc := C.bpf_link__destroy(l.clink); rc < 0 {
+		var rc C.int
+		l.obj.sink.emit(withLibbpf(&l.obj.sink, func() { rc = C.bpf_link__destroy(l.clink) }), nil)
+		if rc < 0 {
 			return fmt.Errorf("destroying link of %s: %w", l, syscall.Errno(-rc))
 		}
 		l.clink = nil

@@ -18,7 +18,7 @@ import (
 // libbpf has one process-wide print callback. bpfkit installs its own (bk_print in
 // bpfkit.c, which calls bkLibbpfPrint) when the package starts, so that libbpf never
 // writes to stderr itself, and routes each message to the libbpf call in progress: calls
-// that print (open, load, attach, setters) run under libbpfMu and collect what libbpf
+// that print (open, load, attach, setters, link destroy, close) run under libbpfMu and collect what libbpf
 // says. Nothing is logged while the call runs: once the caller knows its result, it logs
 // the messages (logSink.emit), except those its error already carries, which go to the
 // logger at debug level only (a warning that became the returned error is not printed a
@@ -77,7 +77,8 @@ func bkLibbpfPrint(level C.int, msg *C.char, n C.int) {
 		*out = append(*out, m)
 		return
 	}
-	// a libbpf call outside withLibbpf (bpf_object__close …): log it as it comes
+	// No libbpf call that prints runs outside withLibbpf; should one (a later libbpf
+	// printing where it did not), its words go to slog.Default().
 	(&logSink{}).emit(libbpfOutput{m}, nil)
 }
 

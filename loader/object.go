@@ -151,7 +151,7 @@ func OpenBytes(name string, elf []byte, opts *Options) (*Object, error) {
 		return nil, err
 	}
 	if err := o.index(f); err != nil {
-		C.bpf_object__close(o.cobj)
+		o.closeC()
 		return nil, fmt.Errorf("opening BPF object %s: %w", name, err)
 	}
 	o.leak = sys.TrackLeak(o, "loader.Object", o.name,
@@ -661,7 +661,7 @@ func (o *Object) Close() error {
 		}
 	}
 	o.closeSetterFDs()
-	C.bpf_object__close(o.cobj)
+	o.closeC()
 	o.cobj = nil
 	o.freeLogBuffers()
 	o.leak.Closed()
@@ -669,4 +669,10 @@ func (o *Object) Close() error {
 		return fmt.Errorf("closing %s: %w", o.name, errors.Join(errs...))
 	}
 	return nil
+}
+
+// closeC closes libbpf's object; what libbpf says meanwhile goes to the object's logger,
+// like everything else it says about the object.
+func (o *Object) closeC() {
+	o.sink.emit(withLibbpf(&o.sink, func() { C.bpf_object__close(o.cobj) }), nil)
 }
