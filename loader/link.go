@@ -11,6 +11,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -245,6 +246,12 @@ func kernelErr(op string, err error, min sys.Version) error {
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
 		return fmt.Errorf("%s: %w", op, err)
+	}
+	if lw != nil && (errno == syscall.EACCES || errno == syscall.EPERM) && strings.Contains(lw.words, "perf event ID") {
+		// libbpf reads a tracepoint's ID from tracefs (events/CATEGORY/NAME/id): CAP_BPF
+		// and CAP_PERFMON do not open it, file permissions do.
+		return fmt.Errorf("%s (libbpf reads the tracepoint's ID from tracefs, /sys/kernel/tracing, "+
+			"which this user may not read: run as root, or mount tracefs with a gid= and mode= that let it): %w", op, errno)
 	}
 	if ns := sys.NotSupported(op, min, errno); ns != nil {
 		return ns
