@@ -171,16 +171,27 @@ func newVerifierError(object, program, log string, errno syscall.Errno) *Verifie
 // locate finds the failing instruction (the last instruction line of the trace) and the
 // source line before it: the verifier prints a line's source when it changes, and again
 // after each jump to another path, so the last one printed is the instruction's.
-func (e *VerifierError) locate(trace []string) {
+func (e *VerifierError) locate(trace []string) { e.locateInsn(trace, -1) }
+
+// locateInsn is locate for the last line of instruction want (any instruction when want
+// is negative).
+func (e *VerifierError) locateInsn(trace []string, want int) {
 	i := len(trace) - 1
 	for ; i >= 0; i-- {
 		if m := insnLine.FindStringSubmatch(trace[i]); m != nil {
-			e.Insn, _ = strconv.Atoi(m[1])
+			n, _ := strconv.Atoi(m[1])
+			if want >= 0 && n != want {
+				continue
+			}
+			e.Insn = n
 			e.Instruction = m[2]
 			break
 		}
 	}
 	if i < 0 {
+		if want >= 0 {
+			return // the trace does not show that instruction
+		}
 		i = len(trace)
 	}
 	for j := i - 1; j >= 0; j-- {
@@ -247,7 +258,11 @@ func (e *VerifierError) parseStructured(lines []string) bool {
 	// source, and the location when "At:" lacks it
 	var trace VerifierError
 	trace.Insn = -1
-	trace.locate(lines[:head])
+	if e.Insn >= 0 {
+		trace.locateInsn(lines[:head], e.Insn) // the instruction At: names, where the trace has it
+	} else {
+		trace.locate(lines[:head])
+	}
 	if e.Insn < 0 || e.Insn == trace.Insn {
 		if e.Insn < 0 {
 			e.Insn = trace.Insn

@@ -60,6 +60,21 @@ func TestParseVerifierLog(t *testing.T) {
 			source:  "if (*(__u8 *)(data + 12) == 0) /* byte 12 is past the 12 checked */",
 			srcFile: "xdpbad.bpf.c", line: 17,
 			errorHas: []string{"at xdpbad.bpf.c:17: invalid access to packet, off=12 size=1: R2 points", "(suggestion: compare data + 13 with data_end before the read)"}},
+		// At: names an instruction the trace shows earlier: its text and source come
+		// from the trace, its place from At:
+		{file: "structured-at.log", message: "invalid access to packet, off=12 size=1",
+			reason:     "R2 points 12 bytes into the packet, and the program proved only 12 bytes readable (data + 12 <= data_end): a 1-byte read there needs 13",
+			suggestion: "compare data + 13 with data_end before the read",
+			insn:       3, instruction: "r1 = *(u32 *)(r1 +4)",
+			source:  "void *data_end = (void *)(long)ctx->data_end;",
+			srcFile: "xdpbad.bpf.c", line: 13,
+			errorHas: []string{"at xdpbad.bpf.c:13: invalid access to packet"}},
+		// At: names an instruction the trace never shows: At: alone places it
+		{file: "structured-at-untraced.log", message: "invalid access to packet, off=12 size=1",
+			reason:     "R2 points 12 bytes into the packet, and the program proved only 12 bytes readable (data + 12 <= data_end): a 1-byte read there needs 13",
+			suggestion: "compare data + 13 with data_end before the read",
+			insn:       42, srcFile: "xdpbad.bpf.c", line: 30,
+			errorHas: []string{"at xdpbad.bpf.c:30: invalid access to packet"}},
 		{file: "structured-noat.log", message: "R0 invalid mem access 'map_value_or_null'",
 			reason:     "bpf_map_lookup_elem may return NULL, and R0 is dereferenced without a check",
 			suggestion: "test the pointer against NULL before the read",
