@@ -5,11 +5,12 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bpfkit/bpfkit/internal/testutil"
 )
 
 // ringSource is a .bpf.c with a ring buffer of struct event, whose size comes from a
@@ -61,9 +62,7 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 
 func needClang(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("clang"); err != nil {
-		t.Skip("needs clang (make deps installs it)")
-	}
+	testutil.RequireTool(t, "clang")
 }
 
 // TestGenFromC compiles a .bpf.c into the object beside it and generates the skeleton:
@@ -183,9 +182,7 @@ func TestGenVmlinux(t *testing.T) {
 	if _, err := os.Stat(kernelBTF); err != nil {
 		t.Skipf("the running kernel has no BTF: %v", err)
 	}
-	if _, err := exec.LookPath("bpftool"); err != nil {
-		t.Skip("needs bpftool (make deps installs it)")
-	}
+	testutil.RequireTool(t, "bpftool")
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"task.bpf.c": `#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

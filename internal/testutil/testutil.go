@@ -5,6 +5,7 @@ package testutil
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -29,4 +30,17 @@ func RequirePrivileged(tb testing.TB) {
 		tb.Fatalf("test needs BPF privileges (missing %s) and %s=1 forbids skipping", what, RequirePrivilegedEnv)
 	}
 	tb.Skipf("test needs BPF privileges: missing %s (run as root; %s=1 makes this a failure)", what, RequirePrivilegedEnv)
+}
+
+// RequireTool skips the test when the command name is not on PATH, or fails it instead
+// when BPFKIT_REQUIRE_PRIVILEGED=1: CI's make deps installs every tool the tests use.
+func RequireTool(tb testing.TB, name string) {
+	tb.Helper()
+	if _, err := exec.LookPath(name); err == nil {
+		return
+	}
+	if os.Getenv(RequirePrivilegedEnv) == "1" {
+		tb.Fatalf("test needs %s, which is not on PATH (make deps installs it), and %s=1 forbids skipping", name, RequirePrivilegedEnv)
+	}
+	tb.Skipf("test needs %s (make deps installs it)", name)
 }
