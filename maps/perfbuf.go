@@ -291,7 +291,7 @@ func (p *PerfBuf[E]) Close() error {
 	}
 	p.leak.Closed()
 	p.unlink()
-	p.poll.wake()
+	p.poll.stop()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.res.release()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"weak"
 
 	"golang.org/x/sys/unix"
@@ -17,9 +18,15 @@ import (
 // descriptors and an eventfd through which Close or a cancelled context wakes them. Both
 // descriptors follow the lifetime rule (sys.FD): a wake that races with close (a context
 // cancelled as the reader closes) never writes to a descriptor number reused since.
+//
+// Closing is two steps, because a woken reader may loop and wait again before the epoll
+// set is closed: stop sets stopped and wakes, and every wait checks stopped before it
+// sleeps and after it wakes; a wait that drained the eventfd after stop wakes it again for
+// the next. So no wait sleeps once stop has run, and close can wait for them all to leave.
 type poller struct {
 	ep, wakeFD *sys.FD
 	events     []unix.EpollEvent
+	stopped    atomic.Bool
 }
 
 // newPoller makes the epoll set and the eventfd. On error nothing is left open.
@@ -55,7 +62,8 @@ func (p *poller) add(fd int) error {
 	return nil
 }
 
-// wait sleeps until a watched descriptor has input, ctx is done or wake is called.
+// wait sleeps until a watched descriptor has input, ctx is done or wake is called. After
+// stop it returns ErrClosed.
 func (p *poller) wait(ctx context.Context) error {
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, p.wake)
@@ -66,6 +74,9 @@ func (p *poller) wait(ctx context.Context) error {
 		return ErrClosed
 	}
 	defer p.ep.Release()
+	if p.stopped.Load() {
+		return ErrClosed
+	}
 	for {
 		_, err := unix.EpollWait(epfd, p.events, -1)
 		if err == unix.EINTR {
@@ -78,6 +89,10 @@ func (p *poller) wait(ctx context.Context) error {
 			var buf [8]byte
 			unix.Read(wfd, buf[:]) // drain; EAGAIN when a map woke us
 			p.wakeFD.Release()
+		}
+		if p.stopped.Load() {
+			p.wake() // what was drained may have been stop's wake: keep it for the others
+			return ErrClosed
 		}
 		return nil
 	}
@@ -92,13 +107,21 @@ func (p *poller) wake() {
 	}
 }
 
-// close releases the descriptors, once no wait or wake uses them; nil-safe.
+// stop makes every wait, sleeping or to come, return ErrClosed.
+func (p *poller) stop() {
+	p.stopped.Store(true)
+	p.wake()
+}
+
+// close stops the waits and releases the descriptors once none uses them; nil-safe.
+// The epoll set goes first: the eventfd must stay in it until every woken wait has left.
 func (p *poller) close() {
 	if p == nil {
 		return
 	}
-	p.wakeFD.Close()
+	p.stop()
 	p.ep.Close()
+	p.wakeFD.Close()
 }
 
 // own registers reader r as a dependent of the map's descriptor f, so that the map's

@@ -328,7 +328,7 @@ func (c *ringCore) close() {
 	}
 	c.leak.Closed()
 	c.unlink()
-	c.poll.wake()
+	c.poll.stop()
 	c.res.replace()
 	c.poll.close() // waits for a woken reader to leave epoll_wait
 }
