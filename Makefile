@@ -21,11 +21,6 @@ STATIC_TAGS := static,netgo,osusergo
 STATIC_LDFLAGS := -linkmode external -extldflags "-static"
 # staticcheck, pinned: the newest release (2026-10), from the Go module proxy; it needs Go 1.26.
 STATICCHECK_VERSION := v0.8.2
-# Directories staticcheck skips (none).
-STATICCHECK_PENDING :=
-empty :=
-space := $(empty) $(empty)
-STATICCHECK_SKIP := ^github.com/bpfkit/bpfkit/($(subst $(space),|,$(strip $(STATICCHECK_PENDING))))(/|$$)
 # The Debian kernels make test-kernels boots in qemu (see scripts/vm/kernel.sh).
 KERNELS ?= 6.1 6.12
 # make vm-test: one package's tests in one of those kernels (RUN: a -test.run pattern).
@@ -66,10 +61,10 @@ vet:
 	bash scripts/spdx.sh check
 	@$(MAKE) --no-print-directory staticcheck
 
-## staticcheck: staticcheck $(STATICCHECK_VERSION), default checks, on every package but STATICCHECK_PENDING's
+## staticcheck: staticcheck $(STATICCHECK_VERSION), default checks, on every package
 staticcheck:
-	@pkgs=$$($(GO) list ./... | grep -vE '$(STATICCHECK_SKIP)') && \
-	echo "staticcheck $(STATICCHECK_VERSION) on $$(wc -w <<<"$$pkgs") packages$(if $(strip $(STATICCHECK_PENDING)), (not yet on: $(strip $(STATICCHECK_PENDING))))" && \
+	@pkgs=$$($(GO) list ./...) && \
+	echo "staticcheck $(STATICCHECK_VERSION) on $$(wc -w <<<"$$pkgs") packages" && \
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $$pkgs && \
 	echo "staticcheck: no findings"
 
@@ -137,7 +132,7 @@ fuzz:
 ## bench: every benchmark against its baseline in the same run (numbers: docs/BENCHMARKS.md)
 bench: deps bpf
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m ./bench/
-	$(GO) test -run '^$$' -bench Lifecycle -benchmem -benchtime 20x -count 6 ./loader
+	$(GO) test -run '^$$' -bench 'Lifecycle|LoadCheckCost' -benchmem -benchtime 20x -count 6 ./loader
 	$(GO) test -run '^$$' -bench Lifecycle -benchmem -benchtime 20x -count 4 ./examples/skeleton
 	$(GO) test -run '^$$' -bench 'Walk|Check' -benchmem -count 3 ./spinlock
 

@@ -8,7 +8,7 @@ import (
 )
 
 // TestVersionBoundaries checks every version-keyed rule on both sides of the version
-// where it changes (KERNEL-RULES.md, docs/SPINLOCK.md): the last kernel before and the
+// where it changes (docs/SPINLOCK.md): the last kernel before and the
 // first one with the change. TestVersionKeying samples 6.1, 6.6, 6.12 and 6.18, which a
 // key off by one minor version (6.9 read as 6.10) would still pass.
 func TestVersionBoundaries(t *testing.T) {

@@ -38,7 +38,7 @@ func errorRules(rep *Report) map[string][]string {
 }
 
 // TestVersionKeying checks that the same objects give, under 6.1, 6.6, 6.12 and 6.18,
-// the findings KERNEL-RULES.md says those kernels would.
+// the findings docs/SPINLOCK.md says those kernels would.
 func TestVersionKeying(t *testing.T) {
 	versions := []Version{v6_1, v6_6, v6_12, v6_18}
 	tests := []struct {
@@ -258,6 +258,6 @@ func TestRuleForVerifierLog(t *testing.T) {
 		}
 	}
 	if got := rulesForVerifierLog("map 'x' has to have BTF in order to use bpf_spin_lock"); !slices.Contains(got, "M2") {
-		t.Errorf("RulesForVerifierLog for M1's words = %v, want M2 among them", got)
+		t.Errorf("rulesForVerifierLog for M1's words = %v, want M2 among them", got)
 	}
 }

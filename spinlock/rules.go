@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Rule IDs of KERNEL-RULES.md used in findings.
+// Rule IDs used in findings; docs/SPINLOCK.md lists each rule, its kernels and words.
 const (
 	RuleP1  = "P1"  // socket filter and a lock
 	RuleP2  = "P2"  // tracing program and a lock
@@ -156,7 +156,7 @@ var sameWords = map[string][]string{
 // RuleForVerifierLog returns the ID of the rule whose kernel words appear in a verifier
 // log, or "" if none does. Where the log holds several, the last one (the error) counts.
 // Some rules share their words (a lock in a per-CPU map, M2, ends in M1's message):
-// rulesForVerifierLog lists them all.
+// the answer is then the one docs/SPINLOCK.md lists first for those words.
 func RuleForVerifierLog(log string) string {
 	best, bestEnd, bestLen := "", -1, 0
 	for _, p := range logPatterns {

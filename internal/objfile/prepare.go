@@ -89,7 +89,7 @@ func patchSymbols(p *prepared, f *elf.File) []string {
 }
 
 // renameBSSSubsections makes named .bss sub-sections (SEC(".bss.A"), which libbpf
-// accepts and KERNEL-RULES G3 recommends) readable by cilium/ebpf, whose ELF reader only
+// accepts and rule G3 of docs/SPINLOCK.md recommends) readable by cilium/ebpf, whose ELF reader only
 // knows ".bss" itself and refuses relocations against ".bss.A". It renames, in a copy of
 // the object, ".bss.X" to ".dataX" (same length, a name the reader treats as global data,
 // NOBITS included) both in the section-name table and in the BTF string table, where the

@@ -326,8 +326,8 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// TestMountsTracefs: where tracefs is not mounted, Open mounts it (DESIGN.md: the
-// library mounts it itself, or says exactly what to run), and with NoMount it says what
+// TestMountsTracefs: where tracefs is not mounted, Open mounts it (the library
+// mounts it itself, or says exactly what to run), and with NoMount it says what
 // to run. The test unmounts tracefs in a mount namespace of its own thread, so nothing
 // else on the machine sees it.
 func TestMountsTracefs(t *testing.T) {

@@ -68,7 +68,7 @@ var words = map[string][]string{
 	// M5: an array of locks leaves the map without a lock; two locks in one struct make
 	// 6.18 refuse the object's BTF (-E2BIG), and libbpf goes on without it: M1's words.
 	"M5": {"has no valid bpf_spin_lock", "has to have BTF in order to use bpf_spin_lock"},
-	// M6: KERNEL-RULES.md says "has no valid"; 6.18 refuses the BTF (-EFAULT): M1's words.
+	// M6: the rules notes say "has no valid"; 6.18 refuses the BTF (-EFAULT): M1's words.
 	"M6": {"has no valid bpf_spin_lock", "has to have BTF in order to use bpf_spin_lock"},
 	"M7": {"has to have BTF in order to use bpf_timer", "has to have BTF in order to use bpf_wq"},
 	"G3": {"has no valid bpf_spin_lock"},
@@ -110,7 +110,7 @@ var words = map[string][]string{
 // olderWords lists what older kernels print for a rule where it differs from words, as
 // seen in Debian's 6.1 kernel under make test-kernels. An entry applies to kernels up to
 // and including its version (the last version the rule or its wording has, by
-// KERNEL-RULES.md). The test uses them only on a kernel other than the manifest's, to
+// docs/SPINLOCK.md). The test uses them only on a kernel other than the manifest's, to
 // learn which rules the kernel's log names.
 var olderWords = map[string][]struct {
 	until spinlock.Version

@@ -13,7 +13,7 @@ struct val16 {
 	__u64 b;
 };
 
-/* 4-byte key, 16-byte value: the shape MACHINE.md measured */
+/* 4-byte key, 16-byte value: the shape first measured on the development VM */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
