@@ -5,7 +5,6 @@ package tracepipe
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,25 +33,26 @@ func validLabel(s string) bool {
 }
 
 // makeInstance removes the instances of dead processes, then creates this Pipe's own
-// instance with bpf_trace_printk enabled, and returns its directory.
-func makeInstance(root, label string) (string, error) {
+// instance with bpf_trace_printk enabled, and returns its directory, and why some stale
+// instances could not be removed (nil when all were).
+func makeInstance(root, label string) (dir string, stale error, err error) {
 	instances := filepath.Join(root, "instances")
-	cleanStale(instances)
+	stale = cleanStale(instances)
 	pid := os.Getpid()
 	start, err := processStart(pid)
 	if err != nil {
-		return "", fmt.Errorf("reading this process's start time: %w", err)
+		return "", stale, fmt.Errorf("reading this process's start time: %w", err)
 	}
 	name := fmt.Sprintf("%s%d-%d-%d-%s", instancePrefix, pid, start, instanceSeq.Add(1), label)
-	dir := filepath.Join(instances, name)
+	dir = filepath.Join(instances, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		return "", fmt.Errorf("creating tracefs instance %s: %w", name, err)
+		return "", stale, fmt.Errorf("creating tracefs instance %s: %w", name, err)
 	}
 	if err := os.WriteFile(enableFile(dir), []byte("1"), 0); err != nil {
 		_ = removeInstance(dir)
-		return "", fmt.Errorf("enabling bpf_trace_printk in tracefs instance %s: %w", name, err)
+		return "", stale, fmt.Errorf("enabling bpf_trace_printk in tracefs instance %s: %w", name, err)
 	}
-	return dir, nil
+	return dir, stale, nil
 }
 
 func enableFile(dir string) string {
@@ -70,22 +70,23 @@ func removeInstance(dir string) error {
 }
 
 // cleanStale removes the instances of processes that no longer run. One that cannot be
-// removed (a reader still holds it open) is reported with the reason and left.
-func cleanStale(instances string) {
+// removed (a reader still holds it open) is left, and the error says which and why.
+func cleanStale(instances string) error {
 	ents, err := os.ReadDir(instances)
 	if err != nil {
-		return
+		return fmt.Errorf("listing tracefs instances for stale ones: %w", err)
 	}
+	var errs []error
 	for _, e := range ents {
 		pid, start, ok := parseInstanceName(e.Name())
 		if !ok || processAlive(pid, start) {
 			continue
 		}
 		if err := removeInstance(filepath.Join(instances, e.Name())); err != nil {
-			slog.Warn("bpfkit: cannot remove the tracefs instance of a process that has exited",
-				"instance", e.Name(), "error", err)
+			errs = append(errs, fmt.Errorf("the instance of a process that has exited: %w", err))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // parseInstanceName reads PID and START from an instance name Open made.

@@ -70,6 +70,7 @@ type pipeRes struct {
 	pipe     *sys.FD
 	poll     *waker
 	instance string // the instance directory Open made, or ""
+	stale    error  // why Open could not remove some stale instances
 	err      error
 }
 
@@ -117,10 +118,11 @@ func Open(opts *Options) (*Pipe, error) {
 		if !validLabel(o.Instance) {
 			return fail(fmt.Errorf("instance name %q may only hold letters, digits, '-' and '_'", o.Instance))
 		}
-		if dir, err = makeInstance(root, o.Instance); err != nil {
+		var stale error
+		if dir, stale, err = makeInstance(root, o.Instance); err != nil {
 			return fail(err)
 		}
-		res.instance = dir
+		res.instance, res.stale = dir, stale
 	}
 	path := filepath.Join(dir, "trace_pipe")
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
@@ -140,6 +142,11 @@ func Open(opts *Options) (*Pipe, error) {
 // Instance returns the directory of the tracefs instance the Pipe reads, or "" when it
 // reads the global trace_pipe.
 func (p *Pipe) Instance() string { return p.res.instance }
+
+// Stale returns why Open could not remove some instances left behind by processes that
+// died without Close (a reader still holds one open, tracefs refused …), naming each; nil
+// when it removed them all or made no instance. The Pipe works either way.
+func (p *Pipe) Stale() error { return p.res.stale }
 
 // Read returns the next record, waiting for one until ctx is done (then it returns
 // ctx.Err()) or the Pipe is closed (ErrClosed). Lines that are not trace records (the

@@ -277,11 +277,28 @@ func TestStaleInstancesRemoved(t *testing.T) {
 			os.Remove(d)
 		}
 	})
+	// a stale instance a reader still holds open cannot be removed (EBUSY): Stale says so
+	busy := filepath.Join(root, fmt.Sprintf("bpfkit-%d-12345-2-busy", dead))
+	if err := os.Mkdir(busy, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(busy) })
+	held, err := os.Open(filepath.Join(busy, "trace_pipe"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tp2, err := tracepipe.Open(&tracepipe.Options{Instance: "second"})
+	held.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tp2.Close()
+	if err := tp2.Stale(); !errors.Is(err, unix.EBUSY) || !strings.Contains(err.Error(), filepath.Base(busy)) {
+		t.Errorf("Stale() = %v, want EBUSY naming %s", err, filepath.Base(busy))
+	}
+	if err := tp.Stale(); err != nil {
+		t.Errorf("first Pipe's Stale() = %v, want nil", err)
+	}
 	for _, d := range []string{stale, reused} {
 		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("stale instance %s not removed: %v", filepath.Base(d), err)
