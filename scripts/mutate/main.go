@@ -73,6 +73,11 @@ var mutations = []mutation{
 	{"maps: a batch walk does not advance its cursor", "maps/batch.go",
 		one(`copy(c.in, c.out)`, `copy(c.in, c.in)`), []string{"./maps"}},
 
+	{"maps: an element operation does not hold its map's descriptor (the lifetime rule)", "maps/handle.go", []edit{
+		{"\tfd, ok := f.Acquire()\n\tif !ok {\n\t\treturn h.noFD(op)\n\t}\n\te := sys.MapElem(cmd, fd, key, value, flags)\n\tf.Release()",
+			"\tfd, ok := f.Raw(), !f.Closed()\n\tif !ok {\n\t\treturn h.noFD(op)\n\t}\n\te := sys.MapElem(cmd, fd, key, value, flags)"},
+	}, []string{"./maps"}},
+
 	// spinlock: the check.
 	{"spinlock: I9 narrowed to the lock's first byte", "spinlock/locks.go",
 		one(`width := int64(4)`, `width := int64(1)`), []string{"./spinlock"}},
@@ -101,6 +106,10 @@ var mutations = []mutation{
 		one(`if err := l.destroy(); err != nil {`, `if err := func() error { _ = l; return nil }(); err != nil {`), []string{"./loader"}},
 	{"loader: Close leaves the global-data sections mapped", "loader/sectionmem.go",
 		one(`err := m.mem.detach()`, `err := error(nil)`), []string{"./loader"}},
+	{"loader: a test run does not hold its program's descriptor (the lifetime rule)", "loader/testrun.go", []edit{
+		{"fd, ok := f.Acquire()", "fd, ok := f.Raw(), !f.Closed()"},
+		{"err := sys.ProgTestRun(fd, &attr, o.Data, out, o.Context)\n\tf.Release()", "err := sys.ProgTestRun(fd, &attr, o.Data, out, o.Context)"},
+	}, []string{"./loader"}},
 	{"loader/tracepipe: Close does not remove its instance", "loader/tracepipe/tracepipe.go",
 		one(`if r.instance != "" {`, `if false && r.instance != "" {`), []string{"./loader/tracepipe"}},
 }
