@@ -255,8 +255,14 @@ func checkSizes(pkg *types.Package, file *ast.File, spec *btf.Spec) error {
 		if !ok || sel.Sel.Name != "ReadSection" || len(call.Args) != 2 {
 			return true
 		}
+		// Open's s.Object.ReadSection("name", s.Field); a getter's ReadSection("name",
+		// &v) reads into a local of the same field's type, checked through Open's call
+		target, isField := call.Args[1].(*ast.SelectorExpr)
+		if !isField {
+			return true
+		}
 		name, ok := stringLit(call.Args[0])
-		field := call.Args[1].(*ast.SelectorExpr).Sel.Name
+		field := target.Sel.Name
 		obj, _, _ := types.LookupFieldOrMethod(skeleton, false, pkg, field)
 		if obj == nil || !ok {
 			err = fmt.Errorf("ReadSection into %s: no such field, or no section name", field)
