@@ -45,3 +45,27 @@ func TestCallsSpinLockHelper(t *testing.T) {
 		t.Error("big-endian helper call not found")
 	}
 }
+
+// TestReadableName: the sections cilium/ebpf's reader does not know get a name of the
+// same length that it reads as global data; others keep theirs.
+func TestReadableName(t *testing.T) {
+	for in, want := range map[string]string{
+		".bss.A":          ".dataA",
+		".bss.counters":   ".datacounters",
+		".addr_space.1":   ".data.arena.1",
+		".addr_space.255": ".data.arena.255",
+		".bss":            "",
+		".bss.":           "",
+		".addr_space.":    "",
+		".data":           "",
+		".rodata.str1.1":  "",
+	} {
+		got, ok := readableName(in)
+		if ok != (want != "") || got != want {
+			t.Errorf("readableName(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+		if ok && len(got) != len(in) {
+			t.Errorf("readableName(%q) = %q: not the same length", in, got)
+		}
+	}
+}

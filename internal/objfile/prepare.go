@@ -89,21 +89,26 @@ func patchSymbols(p *prepared, f *elf.File) []string {
 }
 
 // renameBSSSubsections makes named .bss sub-sections (SEC(".bss.A"), which libbpf
-// accepts and rule G3 of docs/SPINLOCK.md recommends) readable by cilium/ebpf, whose ELF reader only
-// knows ".bss" itself and refuses relocations against ".bss.A". It renames, in a copy of
-// the object, ".bss.X" to ".dataX" (same length, a name the reader treats as global data,
-// NOBITS included) both in the section-name table and in the BTF string table, where the
-// DATASEC carries the same name. It returns the bytes to parse and the renames made
-// (new name → original). Anything it cannot do safely it leaves alone.
+// accepts and rule G3 of docs/SPINLOCK.md recommends) readable by cilium/ebpf, whose ELF
+// reader only knows ".bss" itself and refuses relocations against ".bss.A". It renames, in a
+// copy of the object, ".bss.X" to ".dataX" (same length, a name the reader treats as global
+// data, NOBITS included) both in the section-name table and in the BTF string table, where
+// the DATASEC carries the same name. An arena's section (".addr_space.N", the variables a
+// program declares __arena, which the reader does not know either) becomes ".data.arena.N"
+// the same way: the check then reads the arena's variables as global data, which holds no
+// lock, where the kernel sees plain memory of the arena map. It returns the bytes to parse
+// and the renames made (new name → original). Anything it cannot do safely it leaves alone.
 func renameBSSSubsections(data []byte, f *elf.File) ([]byte, map[string]string) {
 	names := make(map[string]bool, len(f.Sections))
 	for _, s := range f.Sections {
 		names[s.Name] = true
 	}
 	var targets []int
+	var newNames []string
 	for i, s := range f.Sections {
-		if strings.HasPrefix(s.Name, ".bss.") && len(s.Name) > len(".bss.") && !names[".data"+s.Name[len(".bss."):]] {
+		if n, ok := readableName(s.Name); ok && !names[n] {
 			targets = append(targets, i)
+			newNames = append(newNames, n)
 		}
 	}
 	if len(targets) == 0 {
@@ -119,21 +124,20 @@ func renameBSSSubsections(data []byte, f *elf.File) ([]byte, map[string]string) 
 	strtab := f.Sections[shstrndx]
 	out := bytes.Clone(data)
 	renames := make(map[string]string)
-	for _, i := range targets {
+	for t, i := range targets {
 		hdr := shoff + uint64(i)*shentsize
 		if hdr > uint64(len(data)) || uint64(len(data))-hdr < 4 {
 			continue
 		}
 		nameOff := uint64(bo.Uint32(data[hdr:]))
 		pos := strtab.Offset + nameOff
-		old := f.Sections[i].Name
+		old, newName := f.Sections[i].Name, newNames[t]
 		if pos > uint64(len(data)) || uint64(len(data))-pos < uint64(len(old)) || string(data[pos:pos+uint64(len(old))]) != old {
 			continue
 		}
-		if !patchBTFString(out, f, old) {
+		if !patchBTFString(out, f, old, newName) {
 			continue
 		}
-		newName := ".data" + old[len(".bss."):]
 		copy(out[pos:], newName)
 		renames[newName] = old
 	}
@@ -141,6 +145,17 @@ func renameBSSSubsections(data []byte, f *elf.File) ([]byte, map[string]string) 
 		return data, nil
 	}
 	return out, renames
+}
+
+// readableName is the name, of the same length, under which cilium/ebpf's reader reads a
+// section it does not know: ".bss.X" → ".dataX", ".addr_space.N" → ".data.arena.N".
+func readableName(name string) (string, bool) {
+	for _, r := range [...]struct{ from, to string }{{".bss.", ".data"}, {".addr_space.", ".data.arena."}} {
+		if rest, ok := strings.CutPrefix(name, r.from); ok && rest != "" {
+			return r.to + rest, true
+		}
+	}
+	return "", false
 }
 
 // rawBTF is the .BTF section of an object, as bytes, with its header read.
@@ -179,9 +194,10 @@ func btfSection(out []byte, f *elf.File) (rawBTF, bool) {
 	return r, true
 }
 
-// patchBTFString renames the NUL-delimited string old to ".data"+suffix in the .BTF
-// string table of out. It reports whether it did (or whether there is no BTF at all).
-func patchBTFString(out []byte, f *elf.File, old string) bool {
+// patchBTFString renames the NUL-delimited string old to newName, of the same length, in
+// the .BTF string table of out. It reports whether it did (or whether there is no BTF at
+// all).
+func patchBTFString(out []byte, f *elf.File, old, newName string) bool {
 	if f.Section(".BTF") == nil {
 		return true
 	}
@@ -194,7 +210,7 @@ func patchBTFString(out []byte, f *elf.File, old string) bool {
 	if at < 0 {
 		return true // no DATASEC of that name: nothing to keep in step
 	}
-	copy(r.str[at+1:], ".data"+old[len(".bss."):])
+	copy(r.str[at+1:], newName)
 	return true
 }
 

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kerneltest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/bpfkit/bpfkit/internal/testutil"
+	"github.com/bpfkit/bpfkit/spinlock"
+)
+
+// arenaSource is a program that keeps a BPF arena (the __arena variables of sched_ext's
+// schedulers, in section .addr_space.1) beside a lock in a map value. cilium/ebpf's reader,
+// which the check uses, does not know the arena's section: before the check read it as
+// global data, it gave up on such objects ("not analysed") and so saw none of their lock
+// rules. Compiled by the test (clang ≥ 18 places __arena variables in .addr_space.1).
+const arenaSource = `// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct val { struct bpf_spin_lock lock; int n; };
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, int);
+	__type(value, struct val);
+} m SEC(".maps");
+struct {
+	__uint(type, BPF_MAP_TYPE_ARENA);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+} arena SEC(".maps");
+
+int __attribute__((address_space(1))) hits;
+int __attribute__((address_space(1))) last;
+
+SEC("syscall") int arena_ok(void *ctx)
+{
+	int k = 0;
+	struct val *v = bpf_map_lookup_elem(&m, &k);
+	if (!v)
+		return 0;
+	bpf_spin_lock(&v->lock);
+	v->n++;
+	bpf_spin_unlock(&v->lock);
+	hits++;
+	return 0;
+}
+
+SEC("syscall") int arena_no_unlock(void *ctx)
+{
+	int k = 0;
+	struct val *v = bpf_map_lookup_elem(&m, &k);
+	if (!v)
+		return 0;
+	bpf_spin_lock(&v->lock);
+	hits++;
+	if (v->n > 10)
+		return 1; /* exits holding the lock */
+	bpf_spin_unlock(&v->lock);
+	return 0;
+}
+
+SEC("syscall") int arena_call_locked(void *ctx)
+{
+	int k = 0;
+	struct val *v = bpf_map_lookup_elem(&m, &k);
+	if (!v)
+		return 0;
+	bpf_spin_lock(&v->lock);
+	last = bpf_get_prandom_u32(); /* a helper call while holding the lock */
+	bpf_spin_unlock(&v->lock);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+`
+
+// TestArena: on an object with an arena, the check is not blind: each program's verdict
+// and rule agree with the running kernel's.
+func TestArena(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	testutil.RequireTool(t, "clang-19")
+	kernel, err := spinlock.RunningKernel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !kernel.AtLeast(6, 9) {
+		t.Skipf("BPF arenas came with 6.9; this kernel is %s", kernel)
+	}
+	dir := t.TempDir()
+	src, obj := filepath.Join(dir, "arena.bpf.c"), filepath.Join(dir, "arena.bpf.o")
+	if err := os.WriteFile(src, []byte(arenaSource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	include, err := filepath.Abs(filepath.Join("..", "..", "bpf", "include"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch, err := exec.Command("uname", "-m").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := exec.Command("clang-19", "-O2", "-g", "-target", "bpf", "-Wall",
+		"-I/usr/include/"+string(arch[:len(arch)-1])+"-linux-gnu", "-I"+include, "-c", src, "-o", obj)
+	if out, err := cc.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", cc, err, out)
+	}
+	elf, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string]string{"arena_ok": "", "arena_no_unlock": "I6b", "arena_call_locked": "I1"}
+	for prog, rule := range want {
+		t.Run(prog, func(t *testing.T) {
+			kv, types := loadAlone(t, "arena.bpf.o", elf, prog, true)
+			rep, err := spinlock.Check(elf, &spinlock.Options{Kernel: kernel, ProgramTypes: types, Name: "arena.bpf.o"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rules, all := checkVerdict(t, rep, prog)
+			for _, f := range rep.Findings {
+				if f.Program == "" {
+					t.Errorf("object-wide finding: %s", f.Message) // "not analysed" among them
+				}
+			}
+			if kv.rejects != (rule != "") {
+				t.Fatalf("the kernel rejects=%v (%s), the test expects rule %q", kv.rejects, kv.message, rule)
+			}
+			if said := rulesSaid(kv.log, kernel); rule != "" && !slices.Contains(said, rule) {
+				t.Fatalf("the kernel's words %q name %v, not %s", kv.message, said, rule)
+			}
+			if rule == "" && len(rules) > 0 || rule != "" && !slices.Contains(rules, rule) {
+				t.Fatalf("check: rules %v (%s); kernel: %q", rules, describe(all), kv.message)
+			}
+		})
+	}
+}
