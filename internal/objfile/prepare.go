@@ -4,8 +4,10 @@ package objfile
 
 import (
 	"bytes"
+	"cmp"
 	"debug/elf"
 	"encoding/binary"
+	"slices"
 	"strings"
 )
 
@@ -37,6 +39,9 @@ func prepareObject(data []byte) prepared {
 	p.data, p.renames = renameBSSSubsections(data, f)
 	p.copied = len(p.renames) > 0
 	p.changes = append(p.changes, patchSymbols(&p, f)...)
+	if coverCodeGaps(&p, f) {
+		p.changes = append(p.changes, "code between functions read as part of the function before it")
+	}
 	shrinkBigDatasecVars(&p, f)
 	if untypeKsyms(&p, f) {
 		p.changes = append(p.changes, "typed __ksym variables read as untyped")
@@ -52,8 +57,9 @@ func (p *prepared) cow() []byte {
 	return p.data
 }
 
-// patchSymbols makes weak undefined symbols (weak __kconfig/__ksym externs) global, as the
-// reader wants them, and cuts the size of big variables in zero-filled sections.
+// patchSymbols makes weak symbols (weak __kconfig/__ksym externs, maps and variables
+// defined __weak) global, as the reader wants them, and cuts the size of big variables in
+// zero-filled sections.
 func patchSymbols(p *prepared, f *elf.File) []string {
 	orig := p.data // read from; writes go to the copy, at the same offsets
 	symtab := f.SectionByType(elf.SHT_SYMTAB)
@@ -68,7 +74,10 @@ func patchSymbols(p *prepared, f *elf.File) []string {
 		shndx := bo.Uint16(orig[off+6:])
 		size := bo.Uint64(orig[off+16:])
 		switch {
-		case elf.SectionIndex(shndx) == elf.SHN_UNDEF && elf.ST_BIND(info) == elf.STB_WEAK:
+		case elf.ST_BIND(info) == elf.STB_WEAK:
+			// weak externs, and weak definitions (a map or variable defined __weak, as
+			// sched_ext's libraries do): the reader refuses relocations against a
+			// weak symbol; in one object, weak or global names the same thing
 			out := p.cow()
 			out[off+4] = byte(elf.STB_GLOBAL)<<4 | info&0xf
 			weak++
@@ -80,7 +89,7 @@ func patchSymbols(p *prepared, f *elf.File) []string {
 	}
 	var notes []string
 	if weak > 0 {
-		notes = append(notes, "weak externs read as global")
+		notes = append(notes, "weak symbols read as global")
 	}
 	if big > 0 {
 		notes = append(notes, "large zero-filled variables not copied")
@@ -354,4 +363,51 @@ func untypeKsyms(p *prepared, f *elf.File) bool {
 		r.bo.PutUint32(r.types[vo+8:], 0)
 	}
 	return true
+}
+
+// coverCodeGaps extends, in a code section, each function's symbol over the instructions
+// that follow it up to the next symbol. libbpf's linker leaves such unnamed code when two
+// parts define the same __weak function (the second copy stays, without its symbol) and
+// keeps its func and line info. cilium/ebpf's reader decodes only the instructions symbols
+// cover and counts the ext info's offsets over those alone, so after a gap every function
+// would take the BTF (its linkage: static or global) and source lines of the one before.
+// Covered, the gap is unreachable code at the end of the function before it, and the
+// offsets agree again. It reports whether it changed anything.
+func coverCodeGaps(p *prepared, f *elf.File) bool {
+	orig := p.data
+	symtab := f.SectionByType(elf.SHT_SYMTAB)
+	if symtab == nil || symtab.Offset > uint64(len(orig)) || symtab.Size > uint64(len(orig))-symtab.Offset {
+		return false
+	}
+	bo := f.ByteOrder
+	const symSize = 24
+	type fn struct{ entry, value, size uint64 }
+	bySection := map[int][]fn{}
+	for off := symtab.Offset + symSize; off+symSize <= symtab.Offset+symtab.Size; off += symSize {
+		info := orig[off+4]
+		shndx := int(bo.Uint16(orig[off+6:]))
+		if elf.ST_TYPE(info) != elf.STT_FUNC || shndx <= 0 || shndx >= len(f.Sections) ||
+			f.Sections[shndx].Flags&elf.SHF_EXECINSTR == 0 {
+			continue
+		}
+		bySection[shndx] = append(bySection[shndx], fn{off, bo.Uint64(orig[off+8:]), bo.Uint64(orig[off+16:])})
+	}
+	changed := false
+	for shndx, fns := range bySection {
+		end := f.Sections[shndx].Size
+		slices.SortFunc(fns, func(a, b fn) int { return cmp.Compare(a.value, b.value) })
+		for i, s := range fns {
+			next := end
+			if i+1 < len(fns) {
+				next = fns[i+1].value
+			}
+			if s.size == 0 || s.value+s.size >= next || next > end || (next-s.value)%8 != 0 {
+				continue // no gap, or symbols that overlap or do not fit: leave them be
+			}
+			out := p.cow()
+			bo.PutUint64(out[s.entry+16:], next-s.value)
+			changed = true
+		}
+	}
+	return changed
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/bpfkit/bpfkit/internal/testutil"
@@ -83,18 +84,34 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 // TestArena: on an object with an arena, the check is not blind: each program's verdict
 // and rule agree with the running kernel's.
 func TestArena(t *testing.T) {
+	kernel := requireClangKernel(t)
+	if !kernel.AtLeast(6, 9) {
+		t.Skipf("BPF arenas came with 6.9; this kernel is %s", kernel)
+	}
+	elf := compileBPF(t, t.TempDir(), "arena", arenaSource)
+	agreeWithKernel(t, kernel, "arena.bpf.o", elf,
+		map[string]string{"arena_ok": "", "arena_no_unlock": "I6b", "arena_call_locked": "I1"})
+}
+
+// requireClangKernel skips or fails (under BPFKIT_REQUIRE_PRIVILEGED=1) without privileges
+// or clang-19, and returns the running kernel's version.
+func requireClangKernel(t *testing.T) spinlock.Version {
+	t.Helper()
 	testutil.RequirePrivileged(t)
 	testutil.RequireTool(t, "clang-19")
 	kernel, err := spinlock.RunningKernel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !kernel.AtLeast(6, 9) {
-		t.Skipf("BPF arenas came with 6.9; this kernel is %s", kernel)
-	}
-	dir := t.TempDir()
-	src, obj := filepath.Join(dir, "arena.bpf.c"), filepath.Join(dir, "arena.bpf.o")
-	if err := os.WriteFile(src, []byte(arenaSource), 0o644); err != nil {
+	return kernel
+}
+
+// compileBPF writes src to dir/name.bpf.c, compiles it with clang-19 as the corpus is
+// compiled, and returns the object's bytes (the object is left at dir/name.bpf.o).
+func compileBPF(t *testing.T, dir, name, src string) []byte {
+	t.Helper()
+	c, obj := filepath.Join(dir, name+".bpf.c"), filepath.Join(dir, name+".bpf.o")
+	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	include, err := filepath.Abs(filepath.Join("..", "..", "bpf", "include"))
@@ -106,7 +123,7 @@ func TestArena(t *testing.T) {
 		t.Fatal(err)
 	}
 	cc := exec.Command("clang-19", "-O2", "-g", "-target", "bpf", "-Wall",
-		"-I/usr/include/"+string(arch[:len(arch)-1])+"-linux-gnu", "-I"+include, "-c", src, "-o", obj)
+		"-I/usr/include/"+strings.TrimSpace(string(arch))+"-linux-gnu", "-I"+include, "-I"+dir, "-c", c, "-o", obj)
 	if out, err := cc.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %v\n%s", cc, err, out)
 	}
@@ -114,19 +131,30 @@ func TestArena(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return elf
+}
 
-	want := map[string]string{"arena_ok": "", "arena_no_unlock": "I6b", "arena_call_locked": "I1"}
+// agreeWithKernel loads each program of want alone and checks the object: the kernel must
+// refuse exactly the programs want gives a rule for, in that rule's words, and the check
+// must say the same, with no object-wide finding (such as "not analysed").
+func agreeWithKernel(t *testing.T, kernel spinlock.Version, name string, elf []byte, want map[string]string) {
+	t.Helper()
 	for prog, rule := range want {
 		t.Run(prog, func(t *testing.T) {
-			kv, types := loadAlone(t, "arena.bpf.o", elf, prog, true)
-			rep, err := spinlock.Check(elf, &spinlock.Options{Kernel: kernel, ProgramTypes: types, Name: "arena.bpf.o"})
+			kv, types := loadAlone(t, name, elf, prog, true)
+			rep, err := spinlock.Check(elf, &spinlock.Options{Kernel: kernel, ProgramTypes: types, Name: name})
 			if err != nil {
 				t.Fatal(err)
 			}
 			rules, all := checkVerdict(t, rep, prog)
 			for _, f := range rep.Findings {
 				if f.Program == "" {
-					t.Errorf("object-wide finding: %s", f.Message) // "not analysed" among them
+					t.Errorf("object-wide finding: %s", f.Message)
+				}
+			}
+			for _, f := range all {
+				if strings.Contains(f.Message, "not analysed past") {
+					t.Errorf("the walk gave up: %s", f.Message)
 				}
 			}
 			if kv.rejects != (rule != "") {
