@@ -143,11 +143,7 @@ func (w *walker) step(idx int, st *state) (int, bool) {
 			}
 			return w.p.target(idx, off)
 		case asm.JCOND:
-			// may_goto: either side.
-			if t, ok := w.p.target(idx, int64(ins.Offset)); ok {
-				w.push(t, st.clone())
-			}
-			return idx + 1, true
+			return w.mayGoto(idx, st, ins)
 		default:
 			return w.cond(idx, st, ins)
 		}
@@ -397,4 +393,62 @@ func evalALU(op asm.ALUOp, a, b int64, is64 bool) (int64, bool) {
 		r = int64(uint32(r))
 	}
 	return r, true
+}
+
+// mayGoto is may_goto (can_loop): the jump (the loop's exit, once the kernel's count of
+// iterations runs out) or the next instruction (the loop's body). As the verifier does
+// (check_cond_jmp_op, BPF_JCOND), the body's state is widened against the state that
+// entered the body last time on this path: a number that differs and on which no decision
+// depended becomes unknown (widen_imprecise_scalars). A loop counter then stops telling
+// the passes apart, the next pass is pruned, and the loop is walked a few times instead
+// of until the budget runs out.
+func (w *walker) mayGoto(idx int, st *state, ins *asm.Instruction) (int, bool) {
+	if t, ok := w.p.target(idx, int64(ins.Offset)); ok {
+		w.push(t, st.clone())
+	}
+	var prev *state
+	for _, e := range st.loops {
+		if e.idx == idx {
+			prev = e.st
+		}
+	}
+	if prev != nil {
+		w.widen(idx, prev, st)
+	}
+	loops := make([]loopEntry, 0, len(st.loops)+1)
+	for _, e := range st.loops {
+		if e.idx != idx {
+			loops = append(loops, e)
+		}
+	}
+	st.loops = append(loops, loopEntry{idx, st.clone()})
+	return idx + 1, true
+}
+
+// widen makes unknown each scalar of st (registers and stack, frame by frame) that
+// differs from prev's and that no decision depended on.
+func (w *walker) widen(idx int, prev, st *state) {
+	if len(prev.frames) != len(st.frames) {
+		return
+	}
+	imprecise := func(v value) bool { return v.at <= 0 || int(v.at-1) >= len(w.precise) || !w.precise[v.at-1] }
+	differs := func(a, b value) bool {
+		return a.kind == vScalar && b.kind == vScalar && (a.flags != b.flags || a.n != b.n) && imprecise(a) && imprecise(b)
+	}
+	for f := range st.frames {
+		fp, fc := &prev.frames[f], &st.frames[f]
+		if fp.fn != fc.fn {
+			return
+		}
+		for r := asm.R0; r < asm.R10; r++ {
+			if differs(fp.regs[r], fc.regs[r]) {
+				fc.regs[r] = define(st, idx)
+			}
+		}
+		for k := 0; k < 64; k++ {
+			if fc.used&(1<<k) != 0 && fp.used&(1<<k) != 0 && differs(fp.slot(k), fc.slot(k)) {
+				fc.setSlot(k, define(st, idx))
+			}
+		}
+	}
 }

@@ -113,6 +113,16 @@ type state struct {
 	stepsSince, jumpsSince uint16
 	// node is the last state this path left at a prune point (see ckpt).
 	node *ckpt
+	// loops holds, per may_goto instruction this path passed, the state that entered
+	// the loop's body last time (read-only, shared between clones): the next pass widens
+	// against it (see walker.mayGoto).
+	loops []loopEntry
+}
+
+// loopEntry is the state a path had when it last entered a may_goto loop's body.
+type loopEntry struct {
+	idx int
+	st  *state
 }
 
 // ckpt is a state kept at a prune point, as a node of the tree of paths: branches counts
@@ -125,7 +135,7 @@ type ckpt struct {
 
 func (s *state) clone() *state {
 	c := &state{uncertain: s.uncertain, nextID: s.nextID, line: s.line, prevLine: s.prevLine,
-		stepsSince: s.stepsSince, jumpsSince: s.jumpsSince, node: s.node}
+		stepsSince: s.stepsSince, jumpsSince: s.jumpsSince, node: s.node, loops: s.loops}
 	c.frames = make([]frame, len(s.frames), len(s.frames)+1)
 	for i := range s.frames {
 		c.frames[i] = s.frames[i]

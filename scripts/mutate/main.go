@@ -99,6 +99,11 @@ var mutations = []mutation{
 	{"spinlock: perf_event programs not counted as tracing (P2)", "spinlock/progtype.go",
 		one(`case ebpf.Kprobe, ebpf.TracePoint, ebpf.PerfEvent, ebpf.RawTracepoint, ebpf.RawTracepointWritable:`, `case ebpf.Kprobe, ebpf.TracePoint, ebpf.RawTracepoint, ebpf.RawTracepointWritable:`), []string{"./spinlock"}},
 
+	{"spinlock: may_goto loops not widened (walked until the budget runs out)", "spinlock/insn.go",
+		one("\tif prev != nil {\n\t\tw.widen(idx, prev, st)", "\tif prev != nil && false {\n\t\tw.widen(idx, prev, st)"), []string{"./spinlock/kerneltest"}},
+	{"objfile: code between functions of a linked object left uncovered (false I1a)", "internal/objfile/prepare.go",
+		one("\tif coverCodeGaps(&p, f) {", "\tif false && coverCodeGaps(&p, f) {"), []string{"./spinlock/kerneltest"}},
+
 	// loader: what Load runs and what Close releases.
 	{"loader: Load skips the spin-lock check", "loader/object.go",
 		one(`if err := o.preflight(); err != nil {`, `if err := o.preflight(); err != nil && false {`), []string{"./loader"}},
