@@ -379,6 +379,31 @@ func TestWalkBounded(t *testing.T) {
 		})
 	}
 
+	// The loop with room for few states, the diamonds with few waiting paths: the walk
+	// stops as at its budget, and says which limit it reached.
+	for _, lim := range []struct {
+		name            string
+		insns           asm.Instructions
+		stored, pending int
+		says            string
+	}{
+		{"states kept", loop, 20, pendingCap, "limit of 20 states kept"},
+		{"paths waiting", diamonds, storedCap, 3, "limit of 3 paths waiting"},
+	} {
+		t.Run("past a limit of "+lim.name, func(t *testing.T) {
+			c := newChecker(testSpec("tc", map[string]asm.Instructions{"prog": link(lim.insns)}), nil, Options{Kernel: v6_18, Name: "test.bpf.o"})
+			w := newWalker(c, c.progs[0])
+			w.maxStored, w.maxPending = lim.stored, lim.pending
+			w.run()
+			if !w.stopped || len(c.report.Findings) != 1 || !strings.Contains(c.report.Findings[0].Message, "the walk reached its "+lim.says) {
+				t.Fatalf("stopped %v, findings %v; want one warning saying %q", w.stopped, c.report.Findings, lim.says)
+			}
+			if w.stored > lim.stored || len(w.work) > lim.pending+1 {
+				t.Errorf("%d states kept, %d paths waiting: past the limits %d, %d", w.stored, len(w.work), lim.stored, lim.pending)
+			}
+		})
+	}
+
 	t.Run("loop past a small budget", func(t *testing.T) {
 		const budget = 500
 		rep, w, _ := walk(t, loop, budget)

@@ -30,9 +30,13 @@ const (
 	// bucketCap bounds the states kept per prune point and shape; older ones give
 	// way (pruning gets weaker, the walk stays exact).
 	bucketCap = 512
-	// storedCap bounds the states kept per program.
-	storedCap = 1 << 18
-	noInsn    = -1
+	// storedCap bounds the states kept per program, and pendingCap the paths waiting to be
+	// walked. Either full ends the walk as the budget does: past them the walk could no
+	// longer prune, and each state costs memory (a walk that filled both held ~2.5 GB).
+	// The largest real programs measured keep ~40,000 states.
+	storedCap  = 1 << 18
+	pendingCap = 1 << 18
+	noInsn     = -1
 	// addSteps and addJumps: a path keeps a state at a prune point only after this many
 	// instructions and jumps since the last one it kept.
 	addSteps = 8
@@ -81,6 +85,8 @@ type walker struct {
 	// last told two states apart there: covers compares it first.
 	lastDiff []uint8
 	budget   int // work allowed (workBudget): steps plus comparisons
+	// maxStored and maxPending: storedCap and pendingCap (lowered by tests)
+	maxStored, maxPending int
 	// precise marks, per instruction, that a value it made decided something (a
 	// branch, a pointer's offset, a kfunc argument); deps lists the origins of the
 	// operands each instruction computed from, so that a mark reaches them too. Like the
@@ -97,17 +103,19 @@ type walker struct {
 
 func newWalker(c *checker, p *progInfo) *walker {
 	return &walker{
-		c:        c,
-		p:        p,
-		lv:       analyseLiveness(p),
-		seed:     maphash.MakeSeed(),
-		seen:     make(map[uint64]*bucket),
-		stopIdx:  noInsn,
-		rbLess:   make(map[int]heldLock),
-		lastDiff: make([]uint8, len(p.insns)),
-		budget:   walkBudget,
-		precise:  make([]bool, len(p.insns)),
-		deps:     make([][]int32, len(p.insns)),
+		c:          c,
+		p:          p,
+		lv:         analyseLiveness(p),
+		seed:       maphash.MakeSeed(),
+		seen:       make(map[uint64]*bucket),
+		stopIdx:    noInsn,
+		rbLess:     make(map[int]heldLock),
+		lastDiff:   make([]uint8, len(p.insns)),
+		budget:     walkBudget,
+		maxStored:  storedCap,
+		maxPending: pendingCap,
+		precise:    make([]bool, len(p.insns)),
+		deps:       make([][]int32, len(p.insns)),
 	}
 }
 
@@ -137,12 +145,23 @@ func (w *walker) incomplete() {
 		Program:  w.p.name,
 		Section:  w.p.section,
 		Insn:     w.p.raw[max(w.stopIdx, 0)],
-		Message: fmt.Sprintf("%s was not analysed past instruction %d: the walk reached its budget (%d instructions simulated, %d states compared) with %d paths still to walk; the kernel may refuse the program for a lock held on a path the check did not reach",
-			w.p.label(), w.p.raw[max(w.stopIdx, 0)], w.steps, w.compares, len(w.work)+1),
+		Message: fmt.Sprintf("%s was not analysed past instruction %d: the walk reached its %s (%d instructions simulated, %d states compared, %d kept) with %d paths still to walk; the kernel may refuse the program for a lock held on a path the check did not reach",
+			w.p.label(), w.p.raw[max(w.stopIdx, 0)], w.limit(), w.steps, w.compares, w.stored, len(w.work)+1),
 		Fix: "Split the program into smaller ones (tail calls, global functions), or run it past the kernel's verifier: this check cannot vouch for it.",
 	}
 	f.File, f.Line = w.p.lineOf(w.stopIdx)
 	w.c.add(f)
+}
+
+// limit names the limit that stopped the walk.
+func (w *walker) limit() string {
+	switch {
+	case w.stored >= w.maxStored:
+		return fmt.Sprintf("limit of %d states kept", w.maxStored)
+	case len(w.work) > w.maxPending:
+		return fmt.Sprintf("limit of %d paths waiting", w.maxPending)
+	}
+	return "budget"
 }
 
 // walkRoot walks every path from start; held is what the root runs under (an rbtree
@@ -250,7 +269,7 @@ func (w *walker) path(idx int, st *state) {
 			return
 		}
 		w.steps++
-		if w.steps+w.compares > w.budget {
+		if w.steps+w.compares > w.budget || w.stored >= w.maxStored || len(w.work) > w.maxPending {
 			w.stopped, w.stopIdx = true, idx
 			return
 		}
