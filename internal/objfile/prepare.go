@@ -9,6 +9,8 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+
+	"github.com/bpfkit/bpfkit/internal/sys"
 )
 
 // cilium/ebpf's ELF reader refuses a few constructs libbpf opens: named .bss
@@ -43,6 +45,9 @@ func prepareObject(data []byte) prepared {
 		p.changes = append(p.changes, "code between functions read as part of the function before it")
 	}
 	shrinkBigDatasecVars(&p, f)
+	if alignDatasecOffsets(&p, f) {
+		p.changes = append(p.changes, "variables placed where their ELF symbols say")
+	}
 	if untypeKsyms(&p, f) {
 		p.changes = append(p.changes, "typed __ksym variables read as untyped")
 	}
@@ -410,4 +415,98 @@ func coverCodeGaps(p *prepared, f *elf.File) bool {
 		}
 	}
 	return changed
+}
+
+// alignDatasecOffsets sets the offset of each variable of a global-data DATASEC to its
+// ELF symbol's, where they differ. libbpf's linker leaves them apart when one part
+// defines a variable __weak and another defines it strong (sched_ext's scx_lavd): the
+// symbol moves to the strong copy, the DATASEC keeps the weak copy's offset, and
+// cilium/ebpf's reader refuses the object. libbpf goes by the symbol. It reports whether it
+// changed anything.
+func alignDatasecOffsets(p *prepared, f *elf.File) bool {
+	orig := p.data
+	symtab := f.SectionByType(elf.SHT_SYMTAB)
+	if symtab == nil || int(symtab.Link) <= 0 || int(symtab.Link) >= len(f.Sections) ||
+		symtab.Offset > uint64(len(orig)) || symtab.Size > uint64(len(orig))-symtab.Offset {
+		return false
+	}
+	strtab := f.Sections[symtab.Link]
+	if strtab.Offset > uint64(len(orig)) || strtab.Size > uint64(len(orig))-strtab.Offset {
+		return false
+	}
+	strs := orig[strtab.Offset : strtab.Offset+strtab.Size]
+	bo := f.ByteOrder
+	const symSize = 24
+	type key struct {
+		sec  int
+		name string
+	}
+	values := map[key]uint64{}
+	for off := symtab.Offset + symSize; off+symSize <= symtab.Offset+symtab.Size; off += symSize {
+		if elf.ST_TYPE(orig[off+4]) != elf.STT_OBJECT {
+			continue
+		}
+		shndx := int(bo.Uint16(orig[off+6:]))
+		name := bo.Uint32(orig[off:])
+		if shndx <= 0 || shndx >= len(f.Sections) || int(name) >= len(strs) {
+			continue
+		}
+		n := strs[name:]
+		if i := bytes.IndexByte(n, 0); i >= 0 {
+			n = n[:i]
+		}
+		values[key{shndx, string(n)}] = bo.Uint64(orig[off+8:])
+	}
+	secIndex := map[string]int{}
+	for i, s := range f.Sections {
+		secIndex[s.Name] = i
+	}
+	r, ok := btfSection(orig, f)
+	if !ok {
+		return false
+	}
+	offs, ok := btfTypeOffsets(r)
+	if !ok {
+		return false
+	}
+	type fix struct {
+		at    int
+		value uint32
+	}
+	var fixes []fix
+	for _, off := range offs[1:] {
+		info := r.bo.Uint32(r.types[off+4:])
+		if (info>>24)&0x1f != btfKindDatasec {
+			continue
+		}
+		sec, ok := secIndex[btfName(r, r.bo.Uint32(r.types[off:]))]
+		if !ok || !sys.IsGlobalDataSection(f.Sections[sec].Name) {
+			continue
+		}
+		for i := range int(info & 0xffff) {
+			at := off + btfTypeHdr + 12*i
+			id := int(r.bo.Uint32(r.types[at:]))
+			if id <= 0 || id >= len(offs) {
+				continue
+			}
+			v := offs[id]
+			if (r.bo.Uint32(r.types[v+4:])>>24)&0x1f != btfKindVar {
+				continue
+			}
+			value, ok := values[key{sec, btfName(r, r.bo.Uint32(r.types[v:]))}]
+			size := uint64(r.bo.Uint32(r.types[at+8:]))
+			if ok && value != uint64(r.bo.Uint32(r.types[at+4:])) && value+size <= f.Sections[sec].Size {
+				fixes = append(fixes, fix{at + 4, uint32(value)})
+			}
+		}
+	}
+	if len(fixes) == 0 {
+		return false
+	}
+	out := p.cow()
+	r, _ = btfSection(out, f)
+	for _, x := range fixes {
+		r.bo.PutUint32(r.types[x.at:], x.value)
+	}
+	return true
 }

@@ -21,7 +21,12 @@ const partA = `// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <bpf/bpf_helpers.h>
 #include "weak.h"
 
-SEC("tc") int part_a(struct __sk_buff *skb) { return wslow(skb->len); }
+/* defined __weak here and strong in part B (scx_lavd's is_autopilot_on): libbpf's linker
+ * moves the symbol to the strong copy and leaves the DATASEC at the weak copy's offset */
+const volatile __u32 pad_a = 1;
+const volatile _Bool __weak flag;
+
+SEC("tc") int part_a(struct __sk_buff *skb) { return flag ? wslow(skb->len) : pad_a; }
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 `
 
@@ -42,6 +47,9 @@ struct {
 	__type(value, struct val);
 } m __weak SEC(".maps");
 
+const volatile __u64 pad_b[4] = {1, 2, 3, 4};
+const volatile _Bool flag;
+
 static __noinline int bump(struct val *v)
 {
 	v->n++;
@@ -58,7 +66,7 @@ SEC("tc") int part_b(struct __sk_buff *skb)
 	bpf_spin_lock(&v->lock);
 	bump(v);
 	bpf_spin_unlock(&v->lock);
-	return wslow(1);
+	return wslow(1) + flag + pad_b[1];
 }
 
 /* the map is defined __weak, as sched_ext's libraries define theirs: the kernel still
@@ -77,7 +85,8 @@ SEC("tc") int part_b_no_unlock(struct __sk_buff *skb)
 `
 
 // TestLinkedParts: a program linked from parts with bpftool gen object, as sched_ext's
-// schedulers are (two copies of a __weak function, a map defined __weak), is read by the
+// schedulers are (two copies of a __weak function, a map defined __weak, a variable
+// defined __weak in one part and strong in the other), is read by the
 // check as libbpf reads it: each verdict agrees with the running kernel's.
 func TestLinkedParts(t *testing.T) {
 	kernel := requireClangKernel(t)
