@@ -183,7 +183,7 @@ func readELF(b []byte) (f *elfpkg.File) {
 // that parse, so that the check at Load finds the parse ready, unless the parse had to
 // rewrite the bytes first (its BTF is then not exactly the object's).
 func (o *Object) readBTF(f *elfpkg.File) error {
-	if f != nil && o.opts.Preflight.Mode != spinlock.Off && objfile.MentionsLocks(f) && objfile.BoundSections(f) == nil {
+	if f != nil && o.opts.Preflight.Mode != spinlock.Off && objfile.MentionsLocks(f) && objfile.BoundSections(f, len(o.elf)) == nil {
 		if p, err := objfile.Parse(o.elf); err == nil && !p.Changed && p.Spec.Types != nil {
 			o.spec = p.Spec.Types
 			return nil

@@ -90,7 +90,7 @@ func check(elf []byte, o Options) (*Report, error) {
 			rep.Findings = append(w, rep.Findings...)
 		}
 	}()
-	if err := objfile.BoundSections(f); err != nil {
+	if err := objfile.BoundSections(f, len(elf)); err != nil {
 		rep.Findings = append(rep.Findings, notAnalysed(name, err))
 		return rep, nil
 	}

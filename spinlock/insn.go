@@ -421,7 +421,9 @@ func (w *walker) mayGoto(idx int, st *state, ins *asm.Instruction) (int, bool) {
 			loops = append(loops, e)
 		}
 	}
-	st.loops = append(loops, loopEntry{idx, st.clone()})
+	snap := st.clone()
+	snap.loops = nil // widening reads registers and stack only: no chain of old snapshots
+	st.loops = append(loops, loopEntry{idx, snap})
 	return idx + 1, true
 }
 

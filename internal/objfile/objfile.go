@@ -114,11 +114,16 @@ func CheckBTF(data []byte, f *elf.File) error {
 // have .bss sections of 158 MiB; a value past 1 GiB is not one the kernel creates here.
 const MaxNoBits = 1 << 30
 
-// BoundSections refuses objects whose .bss-like sections claim more memory than any
-// real BPF object needs: the reader would allocate it.
-func BoundSections(f *elf.File) error {
+// BoundSections refuses objects whose sections claim more memory than the object (of
+// size bytes) holds, or, for .bss-like sections, than any real BPF object needs: the
+// reader would allocate it. Code must be in the file: a zero-filled section of
+// instructions can claim any size, and the reader makes room for each instruction.
+func BoundSections(f *elf.File, size int) error {
 	var total uint64
 	for _, s := range f.Sections {
+		if s.Flags&elf.SHF_EXECINSTR != 0 && (s.Type != elf.SHT_PROGBITS || s.Offset > uint64(size) || s.Size > uint64(size)-s.Offset) {
+			return fmt.Errorf("section %s: %d bytes of code that the object (%d bytes) does not hold", s.Name, s.Size, size)
+		}
 		if s.Type == elf.SHT_NOBITS {
 			total += s.Size
 			if s.Size > MaxNoBits || total > MaxNoBits {

@@ -391,8 +391,13 @@ func coverCodeGaps(p *prepared, f *elf.File) bool {
 	for off := symtab.Offset + symSize; off+symSize <= symtab.Offset+symtab.Size; off += symSize {
 		info := orig[off+4]
 		shndx := int(bo.Uint16(orig[off+6:]))
-		if elf.ST_TYPE(info) != elf.STT_FUNC || shndx <= 0 || shndx >= len(f.Sections) ||
-			f.Sections[shndx].Flags&elf.SHF_EXECINSTR == 0 {
+		if elf.ST_TYPE(info) != elf.STT_FUNC || shndx <= 0 || shndx >= len(f.Sections) {
+			continue
+		}
+		// code the file holds: a zero-filled "code" section claims any size, and the
+		// reader would allocate room for all of it
+		if sec := f.Sections[shndx]; sec.Flags&elf.SHF_EXECINSTR == 0 || sec.Type != elf.SHT_PROGBITS ||
+			sec.Offset > uint64(len(orig)) || sec.Size > uint64(len(orig))-sec.Offset {
 			continue
 		}
 		bySection[shndx] = append(bySection[shndx], fn{off, bo.Uint64(orig[off+8:]), bo.Uint64(orig[off+16:])})
