@@ -39,16 +39,6 @@ func open(tb testing.TB, name string, elf []byte, opts *loader.Options) *loader.
 	return obj
 }
 
-// openFDs counts the process's open file descriptors.
-func openFDs(tb testing.TB) int {
-	tb.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return len(ents)
-}
-
 // programID returns the kernel's ID of a loaded program (BPF_OBJ_GET_INFO_BY_FD).
 func programID(tb testing.TB, fd int) uint32 {
 	tb.Helper()

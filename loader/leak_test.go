@@ -3,13 +3,11 @@
 package loader_test
 
 import (
-	"bytes"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -17,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfkit/bpfkit/bpf"
+	"github.com/bpfkit/bpfkit/internal/testutil"
 	"github.com/bpfkit/bpfkit/loader"
 )
 
@@ -29,7 +28,7 @@ import (
 func TestNoLeaksOver200Cycles(t *testing.T) {
 	open(t, "minimal.bpf.o", bpf.Minimal, nil).Close() // privilege check, warm-up
 
-	fdsBefore, mappingsBefore := openFDs(t), bpfMappings(t)
+	fdsBefore, mappingsBefore := testutil.OpenFDs(t), bpfMappings(t)
 	var progs, maps, links []uint32
 	for i := range 200 {
 		obj, err := loader.OpenBytes("minimal.bpf.o", bpf.Minimal, nil)
@@ -79,7 +78,7 @@ func TestNoLeaksOver200Cycles(t *testing.T) {
 			if n := bpfMappings(t); n <= mappingsBefore {
 				t.Fatalf("with the .bss mapped, %d mappings of BPF maps (%d before): the count cannot see a leak", n, mappingsBefore)
 			}
-			if n := openFDs(t); n <= fdsBefore {
+			if n := testutil.OpenFDs(t); n <= fdsBefore {
 				t.Fatalf("with an object loaded, %d open fds (%d before): the count cannot see a leak", n, fdsBefore)
 			}
 		}
@@ -87,7 +86,7 @@ func TestNoLeaksOver200Cycles(t *testing.T) {
 			t.Fatalf("cycle %d: close: %v", i, err)
 		}
 	}
-	if after := openFDs(t); after != fdsBefore {
+	if after := testutil.OpenFDs(t); after != fdsBefore {
 		t.Errorf("open fds: %d before, %d after 200 cycles", fdsBefore, after)
 	}
 	if after := bpfMappings(t); after != mappingsBefore {
@@ -139,7 +138,7 @@ func linkExists(tb testing.TB, id uint32) bool {
 func TestNoLeakOnFailedLoad(t *testing.T) {
 	elf := testObject(t, "verifier.bpf.o")
 	open(t, "verifier.bpf.o", elf, nil).Close()
-	fdsBefore, mappingsBefore := openFDs(t), bpfMappings(t)
+	fdsBefore, mappingsBefore := testutil.OpenFDs(t), bpfMappings(t)
 	for range 20 {
 		obj, err := loader.OpenBytes("verifier.bpf.o", elf, &loader.Options{Logger: discardLogger()})
 		if err != nil {
@@ -152,7 +151,7 @@ func TestNoLeakOnFailedLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if after := openFDs(t); after != fdsBefore {
+	if after := testutil.OpenFDs(t); after != fdsBefore {
 		t.Errorf("open fds: %d before, %d after 20 failed loads", fdsBefore, after)
 	}
 	if after := bpfMappings(t); after != mappingsBefore {
@@ -233,7 +232,7 @@ func fdTargets(t *testing.T) map[string]string {
 // collected, with its name and where it was opened (docs/ARCHITECTURE.md: a leak
 // detector, which frees nothing); a closed one is not.
 func TestLeakedObjectReported(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })
@@ -267,22 +266,4 @@ func TestLeakedObjectReported(t *testing.T) {
 	if strings.Contains(log, "closed.bpf.o") {
 		t.Errorf("a closed Object was reported: %q", log)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the cleanup goroutine that logs into it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

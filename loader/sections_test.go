@@ -564,7 +564,7 @@ func TestSectionNoGrowthOver200Cycles(t *testing.T) {
 		cycle(i) // warm-up: the heap grows to its working size
 	}
 	runtime.GC()
-	fdsBefore, mapsBefore, bpfBefore := openFDs(t), len(procMaps(t)), bpfMappings(t)
+	fdsBefore, mapsBefore, bpfBefore := testutil.OpenFDs(t), len(procMaps(t)), bpfMappings(t)
 
 	kept := make([]*globalsBSS, 200)
 	for i := range kept {
@@ -576,7 +576,7 @@ func TestSectionNoGrowthOver200Cycles(t *testing.T) {
 		}
 	}
 	runtime.GC()
-	if after := openFDs(t); after != fdsBefore {
+	if after := testutil.OpenFDs(t); after != fdsBefore {
 		t.Errorf("open fds: %d before, %d after 200 cycles", fdsBefore, after)
 	}
 	if after := bpfMappings(t); after != bpfBefore {

@@ -27,21 +27,22 @@ func TestMain(m *testing.M) {
 			}
 		}
 	}
-	before := openFDs()
+	before, err := testutil.CountOpenFDs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
-	if after := openFDs(); code == 0 && after > before {
+	after, err := testutil.CountOpenFDs()
+	switch {
+	case err != nil:
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	case code == 0 && after > before:
 		fmt.Fprintf(os.Stderr, "maps tests leaked %d file descriptors (%d before, %d after)\n", after-before, before, after)
 		code = 1
 	}
 	os.Exit(code)
-}
-
-func openFDs() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return 0
-	}
-	return len(ents)
 }
 
 var objectPath = filepath.Join("..", "bpf", "testdata", "maps", "maps.bpf.o")

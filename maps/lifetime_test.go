@@ -3,7 +3,6 @@
 package maps_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -201,7 +200,7 @@ func mapGone(t *testing.T, id uint32) bool {
 // and their descriptors and mappings are released, so the kernel maps go away.
 func TestObjectCloseClosesReaders(t *testing.T) {
 	o := openMaps(t)
-	fdsBefore := openFDs()
+	fdsBefore := testutil.OpenFDs(t)
 	rbMap, perfMap := mustMap(t, o, "rb"), mustMap(t, o, "perf")
 	ids := map[string]uint32{}
 	for _, m := range []*loader.Map{rbMap, perfMap} {
@@ -240,7 +239,7 @@ func TestObjectCloseClosesReaders(t *testing.T) {
 	if err := rb.Close(); err != nil { // already closed by the object: a no-op
 		t.Error(err)
 	}
-	if after := openFDs(); after > fdsBefore {
+	if after := testutil.OpenFDs(t); after > fdsBefore {
 		t.Errorf("%d descriptors still open after Object.Close (%d before the readers)", after-fdsBefore, fdsBefore)
 	}
 	for name, id := range ids {
@@ -281,12 +280,12 @@ func TestFDMapCloseClosesReaders(t *testing.T) {
 // with where it was made, and what it held is released.
 func TestReaderLeakReported(t *testing.T) {
 	o := testObject(t)
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })
 
-	fdsBefore := openFDs()
+	fdsBefore := testutil.OpenFDs(t)
 	func() {
 		if _, err := maps.NewRingBuf[event](mustMap(t, o, "rb")); err != nil {
 			t.Fatal(err)
@@ -306,27 +305,9 @@ func TestReaderLeakReported(t *testing.T) {
 			t.Errorf("leak report %q does not mention %q", log, w)
 		}
 	}
-	if after := openFDs(); after != fdsBefore {
+	if after := testutil.OpenFDs(t); after != fdsBefore {
 		t.Errorf("the leaked reader's descriptors were not released: %d before, %d after", fdsBefore, after)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the cleanup goroutine that logs into it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestAllAfterClose is issue 10 item 5: a walk over a closed map ends with ErrClosed,

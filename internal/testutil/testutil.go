@@ -4,9 +4,12 @@
 package testutil
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bpfkit/bpfkit/internal/caps"
@@ -43,4 +46,42 @@ func RequireTool(tb testing.TB, name string) {
 		tb.Fatalf("test needs %s, which is not on PATH (make deps installs it), and %s=1 forbids skipping", name, RequirePrivilegedEnv)
 	}
 	tb.Skipf("test needs %s (make deps installs it)", name)
+}
+
+// CountOpenFDs counts the process's open file descriptors (/proc/self/fd).
+func CountOpenFDs() (int, error) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0, fmt.Errorf("counting open file descriptors: %w", err)
+	}
+	return len(ents), nil
+}
+
+// OpenFDs is CountOpenFDs for a test, which fails when they cannot be counted.
+func OpenFDs(tb testing.TB) int {
+	tb.Helper()
+	n, err := CountOpenFDs()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// SyncBuffer is a bytes.Buffer that a test and the goroutines logging into it (a
+// finalizer's leak report, a cleanup) may use at once.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

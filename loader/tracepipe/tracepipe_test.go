@@ -3,7 +3,6 @@
 package tracepipe_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,12 +119,12 @@ func TestCancel(t *testing.T) {
 // where it was opened, and its file is closed and its instance removed then.
 func TestLeakedPipe(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })
 
-	fdsBefore := openFDs(t)
+	fdsBefore := testutil.OpenFDs(t)
 	dir := func() string {
 		tp, err := tracepipe.Open(&tracepipe.Options{Instance: "leaked"})
 		if err != nil {
@@ -157,36 +155,9 @@ func TestLeakedPipe(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if after := openFDs(t); after != fdsBefore {
+	if after := testutil.OpenFDs(t); after != fdsBefore {
 		t.Errorf("the leaked Pipe's descriptors were not closed: %d before, %d after", fdsBefore, after)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the cleanup goroutine that logs into it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
 }
 
 // TestCloseWakesRead is issue 10's third finding: Close from another goroutine, while

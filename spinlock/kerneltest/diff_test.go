@@ -364,7 +364,7 @@ func describe(fs []spinlock.Finding) string {
 func TestDifferential(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	m := readManifest(t)
-	fdsBefore := openFDs(t)
+	fdsBefore := testutil.OpenFDs(t)
 
 	kernel, err := spinlock.RunningKernel()
 	if err != nil {
@@ -543,7 +543,7 @@ func TestDifferential(t *testing.T) {
 		writeManifest(t, m)
 		t.Logf("rewrote manifest.json from kernel %s", m.Kernel)
 	}
-	if after := openFDs(t); after > fdsBefore {
+	if after := testutil.OpenFDs(t); after > fdsBefore {
 		t.Errorf("file descriptors leaked: %d open before, %d after", fdsBefore, after)
 	}
 	summary := fmt.Sprintf("check vs kernel %s: %d/%d programs agree", kernel, agree, total)
@@ -564,16 +564,6 @@ func TestDifferential(t *testing.T) {
 	if len(disagreements) > 0 {
 		t.Logf("disagreements: %s", strings.Join(disagreements, ", "))
 	}
-}
-
-// openFDs counts the process's open file descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("counting open fds: %v", err)
-	}
-	return len(ents)
 }
 
 // unameRelease returns uname -r.
