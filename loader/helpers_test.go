@@ -54,13 +54,29 @@ func programID(tb testing.TB, fd int) uint32 {
 	return info.id
 }
 
-// programExists reports whether a program with this ID is still loaded
-// (BPF_PROG_GET_FD_BY_ID).
+// programExists, mapExists and linkExists report whether a program, map or link with
+// this ID is still in the kernel.
 func programExists(tb testing.TB, id uint32) bool {
 	tb.Helper()
-	const bpfProgGetFDByID = 13
+	return idExists(tb, unix.BPF_PROG_GET_FD_BY_ID, "BPF_PROG_GET_FD_BY_ID", id)
+}
+
+func mapExists(tb testing.TB, id uint32) bool {
+	tb.Helper()
+	return idExists(tb, unix.BPF_MAP_GET_FD_BY_ID, "BPF_MAP_GET_FD_BY_ID", id)
+}
+
+func linkExists(tb testing.TB, id uint32) bool {
+	tb.Helper()
+	return idExists(tb, unix.BPF_LINK_GET_FD_BY_ID, "BPF_LINK_GET_FD_BY_ID", id)
+}
+
+// idExists runs cmd, a BPF_*_GET_FD_BY_ID command named name, for id: true when it
+// opens the object (then closed), false on ENOENT; any other error fails the test.
+func idExists(tb testing.TB, cmd uintptr, name string, id uint32) bool {
+	tb.Helper()
 	attr := struct{ id, next, flags uint32 }{id: id}
-	fd, _, errno := unix.Syscall(unix.SYS_BPF, bpfProgGetFDByID, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, cmd, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
 	switch errno {
 	case 0:
 		unix.Close(int(fd))
@@ -68,7 +84,7 @@ func programExists(tb testing.TB, id uint32) bool {
 	case unix.ENOENT:
 		return false
 	}
-	tb.Fatalf("BPF_PROG_GET_FD_BY_ID %d: %v", id, errno)
+	tb.Fatalf("%s %d: %v", name, id, errno)
 	return false
 }
 
@@ -88,24 +104,6 @@ func missingWords(s string, words ...string) []string {
 func mapID(tb testing.TB, fd int) uint32 {
 	tb.Helper()
 	return programID(tb, fd)
-}
-
-// mapExists reports whether a map with this ID is still in the kernel
-// (BPF_MAP_GET_FD_BY_ID).
-func mapExists(tb testing.TB, id uint32) bool {
-	tb.Helper()
-	const bpfMapGetFDByID = 14
-	attr := struct{ id, next, flags uint32 }{id: id}
-	fd, _, errno := unix.Syscall(unix.SYS_BPF, bpfMapGetFDByID, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
-	switch errno {
-	case 0:
-		unix.Close(int(fd))
-		return true
-	case unix.ENOENT:
-		return false
-	}
-	tb.Fatalf("BPF_MAP_GET_FD_BY_ID %d: %v", id, errno)
-	return false
 }
 
 // waitMapGone waits up to 2 s for the kernel to free the map with this ID: it frees a

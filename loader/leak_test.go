@@ -10,9 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/bpfkit/bpfkit/bpf"
 	"github.com/bpfkit/bpfkit/internal/testutil"
@@ -114,24 +111,6 @@ func TestNoLeaksOver200Cycles(t *testing.T) {
 		}
 	}
 	t.Logf("%d programs, %d maps and %d links created and freed; fds %d, mappings %d", len(progs), len(maps), len(links), fdsBefore, mappingsBefore)
-}
-
-// linkExists reports whether a link with this ID is still in the kernel
-// (BPF_LINK_GET_FD_BY_ID).
-func linkExists(tb testing.TB, id uint32) bool {
-	tb.Helper()
-	const bpfLinkGetFDByID = 30
-	attr := struct{ id, next, flags uint32 }{id: id}
-	fd, _, errno := unix.Syscall(unix.SYS_BPF, bpfLinkGetFDByID, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
-	switch errno {
-	case 0:
-		unix.Close(int(fd))
-		return true
-	case unix.ENOENT:
-		return false
-	}
-	tb.Fatalf("BPF_LINK_GET_FD_BY_ID %d: %v", id, errno)
-	return false
 }
 
 // TestNoLeakOnFailedLoad: an object whose load fails releases its maps and fds.
