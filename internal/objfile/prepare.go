@@ -40,12 +40,13 @@ func prepareObject(data []byte) prepared {
 	}
 	p.data, p.renames = renameBSSSubsections(data, f)
 	p.copied = len(p.renames) > 0
-	p.changes = append(p.changes, patchSymbols(&p, f)...)
-	if coverCodeGaps(&p, f) {
+	syms := rawSymbols(data, f)
+	p.changes = append(p.changes, patchSymbols(&p, f, syms)...)
+	if coverCodeGaps(&p, f, syms) {
 		p.changes = append(p.changes, "code between functions read as part of the function before it")
 	}
 	shrinkBigDatasecVars(&p, f)
-	if alignDatasecOffsets(&p, f) {
+	if alignDatasecOffsets(&p, f, syms) {
 		p.changes = append(p.changes, "variables placed where their ELF symbols say")
 	}
 	if untypeKsyms(&p, f) {
@@ -65,19 +66,11 @@ func (p *prepared) cow() []byte {
 // patchSymbols makes weak symbols (weak __kconfig/__ksym externs, maps and variables
 // defined __weak) global, as the reader wants them, and cuts the size of big variables in
 // zero-filled sections.
-func patchSymbols(p *prepared, f *elf.File) []string {
-	orig := p.data // read from; writes go to the copy, at the same offsets
-	symtab := f.SectionByType(elf.SHT_SYMTAB)
-	if symtab == nil || symtab.Offset > uint64(len(orig)) || symtab.Size > uint64(len(orig))-symtab.Offset {
-		return nil
-	}
+func patchSymbols(p *prepared, f *elf.File, syms []rawSym) []string {
 	bo := f.ByteOrder
-	const symSize = 24
 	weak, big := 0, 0
-	for off := symtab.Offset + symSize; off+symSize <= symtab.Offset+symtab.Size; off += symSize {
-		info := orig[off+4]
-		shndx := bo.Uint16(orig[off+6:])
-		size := bo.Uint64(orig[off+16:])
+	for _, sym := range syms {
+		off, info, shndx, size := sym.off, sym.info, sym.shndx, sym.size
 		switch {
 		case elf.ST_BIND(info) == elf.STB_WEAK:
 			// weak externs, and weak definitions (a map or variable defined __weak, as
@@ -86,7 +79,7 @@ func patchSymbols(p *prepared, f *elf.File) []string {
 			out := p.cow()
 			out[off+4] = byte(elf.STB_GLOBAL)<<4 | info&0xf
 			weak++
-		case int(shndx) > 0 && int(shndx) < len(f.Sections) && f.Sections[shndx].Type == elf.SHT_NOBITS && size > bigVar:
+		case shndx > 0 && shndx < len(f.Sections) && f.Sections[shndx].Type == elf.SHT_NOBITS && size > bigVar:
 			out := p.cow()
 			bo.PutUint64(out[off+16:], 8)
 			big++
@@ -378,20 +371,13 @@ func untypeKsyms(p *prepared, f *elf.File) bool {
 // would take the BTF (its linkage: static or global) and source lines of the one before.
 // Covered, the gap is unreachable code at the end of the function before it, and the
 // offsets agree again. It reports whether it changed anything.
-func coverCodeGaps(p *prepared, f *elf.File) bool {
+func coverCodeGaps(p *prepared, f *elf.File, syms []rawSym) bool {
 	orig := p.data
-	symtab := f.SectionByType(elf.SHT_SYMTAB)
-	if symtab == nil || symtab.Offset > uint64(len(orig)) || symtab.Size > uint64(len(orig))-symtab.Offset {
-		return false
-	}
 	bo := f.ByteOrder
-	const symSize = 24
-	type fn struct{ entry, value, size uint64 }
-	bySection := map[int][]fn{}
-	for off := symtab.Offset + symSize; off+symSize <= symtab.Offset+symtab.Size; off += symSize {
-		info := orig[off+4]
-		shndx := int(bo.Uint16(orig[off+6:]))
-		if elf.ST_TYPE(info) != elf.STT_FUNC || shndx <= 0 || shndx >= len(f.Sections) {
+	bySection := map[int][]rawSym{}
+	for _, sym := range syms {
+		shndx := sym.shndx
+		if elf.ST_TYPE(sym.info) != elf.STT_FUNC || shndx <= 0 || shndx >= len(f.Sections) {
 			continue
 		}
 		// code the file holds: a zero-filled "code" section claims any size, and the
@@ -400,12 +386,12 @@ func coverCodeGaps(p *prepared, f *elf.File) bool {
 			sec.Offset > uint64(len(orig)) || sec.Size > uint64(len(orig))-sec.Offset {
 			continue
 		}
-		bySection[shndx] = append(bySection[shndx], fn{off, bo.Uint64(orig[off+8:]), bo.Uint64(orig[off+16:])})
+		bySection[shndx] = append(bySection[shndx], sym)
 	}
 	changed := false
 	for shndx, fns := range bySection {
 		end := f.Sections[shndx].Size
-		slices.SortFunc(fns, func(a, b fn) int { return cmp.Compare(a.value, b.value) })
+		slices.SortFunc(fns, func(a, b rawSym) int { return cmp.Compare(a.value, b.value) })
 		for i, s := range fns {
 			next := end
 			if i+1 < len(fns) {
@@ -415,7 +401,7 @@ func coverCodeGaps(p *prepared, f *elf.File) bool {
 				continue // no gap, or symbols that overlap or do not fit: leave them be
 			}
 			out := p.cow()
-			bo.PutUint64(out[s.entry+16:], next-s.value)
+			bo.PutUint64(out[s.off+16:], next-s.value)
 			changed = true
 		}
 	}
@@ -428,39 +414,17 @@ func coverCodeGaps(p *prepared, f *elf.File) bool {
 // symbol moves to the strong copy, the DATASEC keeps the weak copy's offset, and
 // cilium/ebpf's reader refuses the object. libbpf goes by the symbol. It reports whether it
 // changed anything.
-func alignDatasecOffsets(p *prepared, f *elf.File) bool {
+func alignDatasecOffsets(p *prepared, f *elf.File, syms []rawSym) bool {
 	orig := p.data
-	symtab := f.SectionByType(elf.SHT_SYMTAB)
-	if symtab == nil || int(symtab.Link) <= 0 || int(symtab.Link) >= len(f.Sections) ||
-		symtab.Offset > uint64(len(orig)) || symtab.Size > uint64(len(orig))-symtab.Offset {
-		return false
-	}
-	strtab := f.Sections[symtab.Link]
-	if strtab.Offset > uint64(len(orig)) || strtab.Size > uint64(len(orig))-strtab.Offset {
-		return false
-	}
-	strs := orig[strtab.Offset : strtab.Offset+strtab.Size]
-	bo := f.ByteOrder
-	const symSize = 24
 	type key struct {
 		sec  int
 		name string
 	}
 	values := map[key]uint64{}
-	for off := symtab.Offset + symSize; off+symSize <= symtab.Offset+symtab.Size; off += symSize {
-		if elf.ST_TYPE(orig[off+4]) != elf.STT_OBJECT {
-			continue
+	for _, sym := range syms {
+		if elf.ST_TYPE(sym.info) == elf.STT_OBJECT && sym.shndx > 0 && sym.shndx < len(f.Sections) && sym.name != "" {
+			values[key{sym.shndx, sym.name}] = sym.value
 		}
-		shndx := int(bo.Uint16(orig[off+6:]))
-		name := bo.Uint32(orig[off:])
-		if shndx <= 0 || shndx >= len(f.Sections) || int(name) >= len(strs) {
-			continue
-		}
-		n := strs[name:]
-		if i := bytes.IndexByte(n, 0); i >= 0 {
-			n = n[:i]
-		}
-		values[key{shndx, string(n)}] = bo.Uint64(orig[off+8:])
 	}
 	secIndex := map[string]int{}
 	for i, s := range f.Sections {
@@ -514,4 +478,47 @@ func alignDatasecOffsets(p *prepared, f *elf.File) bool {
 		r.bo.PutUint32(r.types[x.at:], x.value)
 	}
 	return true
+}
+
+// rawSym is one entry of an object's symbol table, read from its bytes (debug/elf's
+// reader is not trusted not to panic on a malformed object): off is where the entry
+// starts, so that a change can be written in a copy at the same place.
+type rawSym struct {
+	off         uint64
+	name        string
+	info        byte
+	shndx       int
+	value, size uint64
+}
+
+// rawSymbols reads the symbol table of data once for the rewrites that need it (entry
+// 0, the null symbol, left out). A table or name that does not lie within data is
+// skipped: nil, or names left empty.
+func rawSymbols(data []byte, f *elf.File) []rawSym {
+	symtab := f.SectionByType(elf.SHT_SYMTAB)
+	if symtab == nil || symtab.Offset > uint64(len(data)) || symtab.Size > uint64(len(data))-symtab.Offset {
+		return nil
+	}
+	var strs []byte
+	if l := int(symtab.Link); l > 0 && l < len(f.Sections) {
+		if st := f.Sections[l]; st.Offset <= uint64(len(data)) && st.Size <= uint64(len(data))-st.Offset {
+			strs = data[st.Offset : st.Offset+st.Size]
+		}
+	}
+	bo := f.ByteOrder
+	const symSize = 24
+	var syms []rawSym
+	for off := symtab.Offset + symSize; off+symSize <= symtab.Offset+symtab.Size; off += symSize {
+		sym := rawSym{off: off, info: data[off+4], shndx: int(bo.Uint16(data[off+6:])),
+			value: bo.Uint64(data[off+8:]), size: bo.Uint64(data[off+16:])}
+		if n := bo.Uint32(data[off:]); int(n) < len(strs) {
+			name := strs[n:]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			sym.name = string(name)
+		}
+		syms = append(syms, sym)
+	}
+	return syms
 }
