@@ -59,6 +59,9 @@ vet:
 	CGO_ENABLED=0 $(GO) build ./maps/... ./spinlock/...
 	@GO='$(GO)' bash scripts/spdx_test.sh
 	bash scripts/spdx.sh check
+	@# every mutation of `make mutate` must still apply: a refactor that moves a line
+	@# fails here, in seconds, not after make test in CI's mutate step
+	@$(GO) run ./scripts/mutate -list >/dev/null || { $(GO) run ./scripts/mutate -list | grep STALE; exit 1; }
 	@$(MAKE) --no-print-directory staticcheck
 
 ## staticcheck: staticcheck $(STATICCHECK_VERSION), default checks, on every package

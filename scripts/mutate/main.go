@@ -103,7 +103,7 @@ var mutations = []mutation{
 	{"spinlock: may_goto loops not widened (walked until the budget runs out)", "spinlock/insn.go",
 		one("\tif prev != nil {\n\t\tw.widen(idx, prev, st)", "\tif prev != nil && false {\n\t\tw.widen(idx, prev, st)"), []string{"./spinlock/kerneltest"}},
 	{"objfile: code between functions of a linked object left uncovered (false I1a)", "internal/objfile/prepare.go",
-		one("\tif coverCodeGaps(&p, f) {", "\tif false && coverCodeGaps(&p, f) {"), []string{"./spinlock/kerneltest"}},
+		one("\tif coverCodeGaps(&p, f, syms) {", "\tif false && coverCodeGaps(&p, f, syms) {"), []string{"./spinlock/kerneltest"}},
 
 	// loader: what Load runs and what Close releases.
 	{"loader: Load skips the spin-lock check", "loader/object.go",
