@@ -160,8 +160,11 @@ type checker struct {
 	maps     []*mapInfo
 	mapSpecs []*ebpf.MapSpec // the parsed map, by map index
 	mapIndex map[string]int  // by the name instructions reference
-	views    []*lockView
-	types    *btf.Spec // the object's BTF (nil without)
+	// lockWorkMaps: per map, whether its value (or inner map's) holds what the walk
+	// follows (mapHoldsLockWork)
+	lockWorkMaps map[int]bool
+	views        []*lockView
+	types        *btf.Spec // the object's BTF (nil without)
 	// homes are where locks live: the maps (home i is map i), then inner maps and
 	// allocated object types as the walk meets them.
 	homes      []*home
@@ -580,6 +583,7 @@ type progInfo struct {
 	global        map[int]bool   // function entry → global linkage
 	globalRoots   []int
 	callbackRoots []int
+	lockWorkMemo  map[int]bool // function entry → lockWork
 	files         []string
 	lines         []int
 	lineKey       []int32     // the same key for instructions of the same file:line

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/bits"
+	"strings"
 
 	"github.com/cilium/ebpf/asm"
 )
@@ -78,6 +79,9 @@ type walker struct {
 	kind    int // the root being walked
 	stopped bool
 	stopIdx int // where the walk stopped, when stopped
+	// unfinished lists, per root whose walk stopped, where (stopped and stopIdx are reset
+	// for the next root)
+	unfinished []int
 	// rbLess holds, for callbacks seen as the less() of bpf_rbtree_add (by entry
 	// index), the lock they run under.
 	rbLess map[int]heldLock
@@ -120,33 +124,168 @@ func newWalker(c *checker, p *progInfo) *walker {
 }
 
 // run walks from every root of the program: its entry, each global subprogram and each
-// callback.
+// callback. A root whose walk stops (its budget, or the states it may keep) is reported
+// on its own, and the other roots are still walked with what is left of the budget.
 func (w *walker) run() {
-	w.walkRoot(0, rootMain)
+	w.root(0, rootMain)
 	for _, r := range w.p.globalRoots {
-		w.walkRoot(r, rootGlobal)
+		w.root(r, rootGlobal)
 	}
 	for _, r := range w.p.callbackRoots {
 		if l, ok := w.rbLess[r]; ok {
-			w.walkRoot(r, rootRbLess, l)
+			w.root(r, rootRbLess, l)
 		} else {
-			w.walkRoot(r, rootCallback)
+			w.root(r, rootCallback)
 		}
-	}
-	if w.stopped {
-		w.incomplete()
 	}
 }
 
-// incomplete reports that the walk did not finish: a warning without a rule.
-func (w *walker) incomplete() {
+// root walks one root, unless nothing it runs can touch a lock (lockWork).
+func (w *walker) root(start, kind int, held ...heldLock) {
+	if kind != rootRbLess && !w.lockWork(start) {
+		return
+	}
+	w.walkRoot(start, kind, held...)
+	if !w.stopped {
+		return
+	}
+	w.incomplete(start, kind)
+	w.unfinished = append(w.unfinished, w.stopIdx)
+	// The states the stopped root kept are what filled the store: the next root starts
+	// with an empty one (it loses only pruning against states of another root).
+	w.stopped, w.stopIdx = false, noInsn
+	clear(w.seen)
+	w.stored = 0
+}
+
+// lockWork reports whether a walk from start can take, hold or reach a lock: whether
+// the function at start, or a static function it calls (transitively), calls
+// bpf_spin_lock, bpf_spin_unlock, bpf_kptr_xchg, a bpf_timer helper or a kfunc of locks,
+// graphs, allocated objects or work queues (lockKfunc), or loads the address of a map
+// whose value holds (or whose inner map's value holds) a lock, a graph, a timer, a work
+// queue or a kptr to an object with any of these. A call of an unknown function counts.
+// Without one of these no lock is taken and no value holding one is reached (arguments
+// of a root are pointers the check knows nothing of), and a root other than an rbtree
+// less() callback starts with no lock held (the kernel refuses a global function call, or
+// a helper that takes a callback, under a lock): such a root has nothing for the check
+// to find, and it is not walked. sched_ext's libraries are full of them: global
+// functions that compute over arena memory in nested may_goto loops, whose counters the
+// verifier widens by a per-path precision this check does not track.
+func (w *walker) lockWork(start int) bool {
+	p := w.p
+	if v, ok := p.lockWorkMemo[start]; ok {
+		return v
+	}
+	seen := make(map[int]bool)
+	var visit func(fn int) bool
+	visit = func(fn int) bool {
+		if seen[fn] {
+			return false // visited, or recursion (which the kernel refuses)
+		}
+		seen[fn] = true
+		for i := fn; i < len(p.insns); i++ {
+			if _, next := p.funcName[i]; next && i != fn {
+				break
+			}
+			ins := &p.insns[i]
+			switch {
+			case ins.IsFunctionCall():
+				if t, ok := p.funcStart[ins.Reference()]; !ok || !p.global[t] && visit(t) {
+					return true
+				}
+			case ins.IsKfuncCall():
+				if lockKfunc(strings.TrimSuffix(ins.Reference(), "_impl")) {
+					return true
+				}
+			case ins.IsBuiltinCall():
+				switch fn := ins.Constant; {
+				case fn == fnSpinLock, fn == fnSpinUnlock, fn == fnKptrXchg, fn >= fnTimerInit && fn <= fnTimerCancel:
+					return true
+				}
+			case ins.OpCode.JumpOp() == asm.Call && ins.OpCode.Class().IsJump():
+				return true // a call of a kind the check does not know
+			case ins.IsLoadFromMap():
+				// One the check cannot name (a typed ksym, a kconfig value) is a pointer
+				// it knows nothing of, in the walk as here.
+				if mi, ok := w.c.mapIndex[ins.Reference()]; ok && w.c.mapHoldsLockWork(mi) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	v := visit(start)
+	if p.lockWorkMemo == nil {
+		p.lockWorkMemo = make(map[int]bool)
+	}
+	p.lockWorkMemo[start] = v
+	return v
+}
+
+// lockKfunc reports whether the walk interprets kfunc name (without "_impl"): the
+// res-lock, graph, allocated-object and work-queue kfuncs (graph.go).
+func lockKfunc(name string) bool {
+	for _, prefix := range []string{"bpf_res_spin_", "bpf_obj_", "bpf_percpu_obj_", "bpf_refcount_", "bpf_list_", "bpf_rbtree_", "bpf_wq_"} {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return name == "bpf_throw"
+}
+
+// mapHoldsLockWork reports whether map mi's value, or its inner map's, holds anything
+// the walk follows: a lock of either kind (usable or not), a graph root or node, a
+// timer, a work queue, or a kptr to an object that holds one of these.
+func (c *checker) mapHoldsLockWork(mi int) bool {
+	if v, ok := c.lockWorkMaps[mi]; ok {
+		return v
+	}
+	matters := func(fields []field) bool {
+		for _, f := range fields {
+			if f.kind != kindKptr {
+				return true
+			}
+			if f.target != nil {
+				for _, tf := range scanFields(f.target) {
+					if tf.kind != kindKptr {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	lv := c.view(mi)
+	v := lv.lockFound || lv.anyLock() != nil || lv.resLockRule != "" || lv.lockRule != "" ||
+		lv.graph || lv.timer || lv.wq || len(lv.roots) > 0 || matters(c.maps[mi].fields)
+	if h, ok := c.innerHome(mi); ok && !v {
+		v = matters(c.homes[h].info.fields)
+	}
+	if c.lockWorkMaps == nil {
+		c.lockWorkMaps = make(map[int]bool)
+	}
+	c.lockWorkMaps[mi] = v
+	return v
+}
+
+// incomplete reports that the walk of the root at start did not finish: a warning
+// without a rule.
+func (w *walker) incomplete(start, kind int) {
+	what := w.p.label()
+	if kind != rootMain {
+		k := "callback"
+		if kind == rootGlobal {
+			k = "global function"
+		}
+		what = fmt.Sprintf("%s: %s %s", what, k, w.p.funcName[start])
+	}
 	f := Finding{
 		Severity: SeverityWarning,
 		Program:  w.p.name,
 		Section:  w.p.section,
 		Insn:     w.p.raw[max(w.stopIdx, 0)],
 		Message: fmt.Sprintf("%s was not analysed past instruction %d: the walk reached its %s (%d instructions simulated, %d states compared, %d kept) with %d paths still to walk; the kernel may refuse the program for a lock held on a path the check did not reach",
-			w.p.label(), w.p.raw[max(w.stopIdx, 0)], w.limit(), w.steps, w.compares, w.stored, len(w.work)+1),
+			what, w.p.raw[max(w.stopIdx, 0)], w.limit(), w.steps, w.compares, w.stored, len(w.work)+1),
 		Fix: "Split the program into smaller ones (tail calls, global functions), or run it past the kernel's verifier: this check cannot vouch for it.",
 	}
 	f.File, f.Line = w.p.lineOf(w.stopIdx)
