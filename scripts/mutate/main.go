@@ -102,6 +102,12 @@ var mutations = []mutation{
 
 	{"spinlock: may_goto loops not widened (walked until the budget runs out)", "spinlock/insn.go",
 		one("\tif prev != nil {\n\t\tw.widen(idx, prev, st)", "\tif prev != nil && false {\n\t\tw.widen(idx, prev, st)"), []string{"./spinlock/kerneltest"}},
+	{"spinlock: every root walked, even one that cannot reach a lock (sched_ext's heaps give up)", "spinlock/walk.go",
+		one("\tif kind != rootRbLess && !w.lockWork(start) {", "\tif false && kind != rootRbLess && !w.lockWork(start) {"), []string{"./spinlock/kerneltest"}},
+	{"spinlock: lockWork ignores maps whose values hold a lock (I9 without a lock call missed)", "spinlock/walk.go",
+		one("ok && w.c.mapHoldsLockWork(mi) {", "ok && false && w.c.mapHoldsLockWork(mi) {"), []string{"./spinlock"}},
+	{"spinlock: a root whose walk stops ends the walk of the program", "spinlock/walk.go",
+		one("func (w *walker) root(start, kind int, held ...heldLock) {\n", "func (w *walker) root(start, kind int, held ...heldLock) {\n\tif len(w.unfinished) > 0 {\n\t\treturn\n\t}\n"), []string{"./spinlock/kerneltest"}},
 	{"objfile: code between functions of a linked object left uncovered (false I1a)", "internal/objfile/prepare.go",
 		one("\tif coverCodeGaps(&p, f, syms) {", "\tif false && coverCodeGaps(&p, f, syms) {"), []string{"./spinlock/kerneltest"}},
 
