@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # testkernels.sh: make test-kernels. Runs the spin-lock check's differential test
-# (spinlock/kerneltest TestDifferential) and the static minimal example in Debian's
-# kernels under qemu (KERNELS, default "6.1 6.12"), and on this machine's own kernel
-# directly; prints, per kernel, how many corpus programs the check and the kernel agree
-# on, every disagreement in the test's words, whether minimal printed its trace line, and
-# the wall time. Fails on any disagreement, on a VM that reported no result (a timeout, a
-# panic), and on a minimal run without its trace line.
+# (spinlock/kerneltest TestDifferential), the kernel tests whose objects are built with
+# clang-19 and bpftool (arenas, may_goto loops, linked parts: built on this machine first,
+# BPFKIT_KERNELTEST_OBJS, since the VMs have neither tool) and the static minimal example
+# in Debian's kernels under qemu (KERNELS, default "6.1 6.12"), and on this machine's own
+# kernel directly; prints, per kernel, how many corpus programs the check and the kernel
+# agree on, every disagreement in the test's words, how many of the built-object tests
+# passed (and skipped: a kernel without arenas), whether minimal printed its trace line,
+# and the wall time. Fails on any disagreement or failing test, on a VM that reported no
+# result (a timeout, a panic), and on a minimal run without its trace line.
 #
 # Environment: KERNELS, VM_TIMEOUT (seconds per VM, default 300), BPFKIT_VM_CACHE
 # (kernel.sh), STATIC_TAGS and STATIC_LDFLAGS (the Makefile's static build flags),
@@ -41,10 +44,18 @@ $GO test -c -tags "$STATIC_TAGS" -ldflags "$STATIC_LDFLAGS" -o "$work/kerneltest
 $GO build -tags "$STATIC_TAGS" -ldflags "$STATIC_LDFLAGS" -o "$work/minimal" ./examples/minimal
 build_time=$(secs "$tb" "$(now)")
 
+# The tests whose objects clang-19 and bpftool build: this machine builds them into
+# $work/objs (its own run, below, comes first), and each VM takes them from there.
+built='TestArena|TestMayGotoLoops|TestLinkedParts|TestLockFreeGlobalFunction|TestUnfinishedRoot'
+tests="^(TestDifferential|$built)\$"
+mkdir -p "$work/objs"
+
 # The guest's command: the differential test, then minimal; each reports its status.
-cat >"$work/guest.sh" <<'GUEST'
+cat >"$work/guest.sh" <<GUEST
 cd /bpfkit/spinlock/kerneltest || exit 1
-./kerneltest.test -test.run '^TestDifferential$' -test.v -test.count 1
+BPFKIT_KERNELTEST_OBJS=/bpfkit/objs ./kerneltest.test -test.run '$tests' -test.v -test.count 1
+GUEST
+cat >>"$work/guest.sh" <<'GUEST'
 d=$?
 echo "bpfkit-differential-exit $d"
 /bpfkit/minimal -duration 3s
@@ -76,11 +87,46 @@ report() {
 	local pid
 	pid=$(sed -n 's/^Successfully started! PID \([0-9]*\);.*/\1/p' "$f" | tail -1)
 	if [ -n "$pid" ] && grep -q "BPF triggered from PID $pid\.\$" "$f"; then trace=ok; else trace=none; fi
+	local pass fail skip
+	pass=$(grep -cE "^--- PASS: ($built) " "$f" || true)
+	fail=$(grep -cE "^--- FAIL: ($built) " "$f" || true)
+	skip=$(grep -cE "^--- SKIP: ($built) " "$f" || true)
+	nbuilt=$(echo "$built" | tr '|' '\n' | wc -l)
+	builtres="$pass/$nbuilt"
+	[ "$skip" -eq 0 ] || builtres="$builtres ($skip skip)"
+	if [ "$fail" -gt 0 ] || [ $((pass + skip)) -ne "$nbuilt" ]; then
+		builtres="$builtres FAIL"
+		log "$name: built-object tests: $pass passed, $skip skipped, $fail failed of $nbuilt:"
+		awk -v re="^($built)(/|\$)" '
+			/^=== (RUN|NAME|CONT) / { top = $3; sub(/\/.*/, "", top); if ($3 !~ re) top = ""; if (top != cur) out = ""; cur = top; next }
+			cur != "" && /^--- FAIL: / { printf "    %s\n%s", cur, out; cur = ""; next }
+			cur != "" { out = out "        " $0 "\n" }
+		' "$f" >&2
+	fi
 }
 
 rows=()
-row='%-6s %-30s %-8s %-9s %-12s %-8s %-7s %-7s'
+row='%-6s %-30s %-8s %-9s %-12s %-16s %-8s %-7s %-7s'
 failed=0
+# This machine's kernel first, directly: the same static binaries; its run builds the
+# objects of the built-object tests for the VMs.
+k=$(uname -r)
+f=$logs/host.log
+tv=$(now)
+set +e
+(cd spinlock/kerneltest && BPFKIT_REQUIRE_PRIVILEGED=1 BPFKIT_KERNELTEST_OBJS="$work/objs" "$work/kerneltest.test" -test.run "$tests" -test.v -test.count 1) >"$f" 2>&1
+d=$?
+bash scripts/checkstatic.sh "$work/minimal" >>"$f" 2>&1
+m=$?
+set -e
+host_time=$(secs "$tv" "$(now)")
+report "$k" "$f"
+verdict=ok
+{ [ "$d" -eq 0 ] && [ "$m" -eq 0 ] && [ "$trace" = ok ] && [[ $builtres != *FAIL* ]]; } || { verdict=FAIL; failed=1; }
+[ "$m" -eq 0 ] || { log "this machine: checkstatic.sh failed:"; tail -5 "$f" >&2; }
+series=$(echo "$k" | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
+rows+=("$(printf "$row" "$series" "$k (no VM)" "$agree" "$disagree" "$lacking" "$builtres" "$trace" - "${host_time}s") $verdict")
+
 for k in $KERNELS; do
 	tf=$(now)
 	kdir=$("$here/kernel.sh" "$k")
@@ -91,7 +137,7 @@ for k in $KERNELS; do
 	"$here/run.sh" -k "$kdir" -t "$VM_TIMEOUT" -q -l "$f" \
 		-a "$work/kerneltest.test=/bpfkit/spinlock/kerneltest/kerneltest.test" \
 		-a "bpf/testdata/spinlock=/bpfkit/bpf/testdata/spinlock" \
-		-a "$work/minimal=/bpfkit/minimal" -a "$work/guest.sh=/bpfkit/guest.sh" \
+		-a "$work/minimal=/bpfkit/minimal" -a "$work/guest.sh=/bpfkit/guest.sh" -a "$work/objs=/bpfkit/objs" \
 		-e BPFKIT_REQUIRE_PRIVILEGED=1 -- sh /bpfkit/guest.sh
 	rc=$?
 	set -e
@@ -105,35 +151,17 @@ for k in $KERNELS; do
 		verdict="no result (run.sh status $rc)"
 		log "$k: the VM reported no result; its console: $f"
 		tail -25 "$f" >&2
-	elif [ "$d" -ne 0 ] || [ "$m" -ne 0 ] || [ "$trace" != ok ]; then
+	elif [ "$d" -ne 0 ] || [ "$m" -ne 0 ] || [ "$trace" != ok ] || [[ $builtres == *FAIL* ]]; then
 		verdict=FAIL
 	fi
 	[ "$verdict" = ok ] || failed=1
-	rows+=("$(printf "$row" "$k" "${release:-?}" "$agree" "$disagree" "$lacking" "$trace" "${fetch_time}s" "${vm_time}s") $verdict")
+	rows+=("$(printf "$row" "$k" "${release:-?}" "$agree" "$disagree" "$lacking" "$builtres" "$trace" "${fetch_time}s" "${vm_time}s") $verdict")
 done
-
-# This machine's kernel, directly: the same static binaries.
-k=$(uname -r)
-f=$logs/host.log
-tv=$(now)
-set +e
-(cd spinlock/kerneltest && BPFKIT_REQUIRE_PRIVILEGED=1 "$work/kerneltest.test" -test.run '^TestDifferential$' -test.v -test.count 1) >"$f" 2>&1
-d=$?
-bash scripts/checkstatic.sh "$work/minimal" >>"$f" 2>&1
-m=$?
-set -e
-host_time=$(secs "$tv" "$(now)")
-report "$k" "$f"
-verdict=ok
-{ [ "$d" -eq 0 ] && [ "$m" -eq 0 ] && [ "$trace" = ok ]; } || { verdict=FAIL; failed=1; }
-[ "$m" -eq 0 ] || { log "this machine: checkstatic.sh failed:"; tail -5 "$f" >&2; }
-series=$(echo "$k" | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
-rows+=("$(printf "$row" "$series" "$k (no VM)" "$agree" "$disagree" "$lacking" "$trace" - "${host_time}s") $verdict")
 
 total=$(secs "$t0" "$(now)")
 echo
-echo "Check vs kernel on the spin-lock corpus (\"can't load\": programs whose object declares a kfunc the kernel lacks)"
-printf "$row %s\n" kernel release agree disagree "can't load" minimal fetch run verdict
+echo "Check vs kernel on the spin-lock corpus (\"can't load\": programs whose object declares a kfunc the kernel lacks; \"built-obj tests\": $built, passed/run)"
+printf "$row %s\n" kernel release agree disagree "can't load" "built-obj tests" minimal fetch run verdict
 for r in "${rows[@]}"; do echo "$r"; done
 echo "static build ${build_time}s; total wall time ${total}s; consoles in $logs"
 exit "$failed"

@@ -89,26 +89,28 @@ SEC("tc") int part_b_no_unlock(struct __sk_buff *skb)
 // defined __weak in one part and strong in the other), is read by the
 // check as libbpf reads it: each verdict agrees with the running kernel's.
 func TestLinkedParts(t *testing.T) {
-	kernel := requireClangKernel(t)
-	testutil.RequireTool(t, "bpftool")
+	kernel := requireKernel(t)
 	if !kernel.AtLeast(6, 9) {
 		t.Skipf("calls under a lock came with 6.9; this kernel is %s", kernel)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "weak.h"), []byte(weakHeader), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	compileBPF(t, dir, "part_a", partA)
-	compileBPF(t, dir, "part_b", partB)
-	linked := filepath.Join(dir, "linked.bpf.o")
-	link := exec.Command("bpftool", "gen", "object", linked, filepath.Join(dir, "part_a.bpf.o"), filepath.Join(dir, "part_b.bpf.o"))
-	if out, err := link.CombinedOutput(); err != nil {
-		t.Fatalf("%v: %v\n%s", link, err, out)
-	}
-	elf, err := os.ReadFile(linked)
-	if err != nil {
-		t.Fatal(err)
-	}
+	elf := object(t, "linked", func(dir string) []byte {
+		testutil.RequireTool(t, "bpftool")
+		if err := os.WriteFile(filepath.Join(dir, "weak.h"), []byte(weakHeader), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		compileBPF(t, dir, "part_a", partA)
+		compileBPF(t, dir, "part_b", partB)
+		linked := filepath.Join(dir, "linked.bpf.o")
+		link := exec.Command("bpftool", "gen", "object", linked, filepath.Join(dir, "part_a.bpf.o"), filepath.Join(dir, "part_b.bpf.o"))
+		if out, err := link.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", link, err, out)
+		}
+		elf, err := os.ReadFile(linked)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return elf
+	})
 	agreeWithKernel(t, kernel, "linked.bpf.o", elf,
 		map[string]string{"part_a": "", "part_b": "", "part_b_no_unlock": "I6b"})
 }

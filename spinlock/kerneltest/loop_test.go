@@ -82,11 +82,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 // TestMayGotoLoops: may_goto loops are walked to the end, and each verdict agrees with
 // the running kernel's (may_goto came with 6.9).
 func TestMayGotoLoops(t *testing.T) {
-	kernel := requireClangKernel(t)
+	kernel := requireKernel(t)
 	if !kernel.AtLeast(6, 9) {
 		t.Skipf("may_goto came with 6.9; this kernel is %s", kernel)
 	}
-	elf := compileBPF(t, t.TempDir(), "loops", loopSource)
+	elf := compiled(t, "loops", loopSource)
 	agreeWithKernel(t, kernel, "loops.bpf.o", elf,
 		map[string]string{"count_loop": "", "loop_under_lock": "", "loop_then_leak": "I6b"})
 }
@@ -99,7 +99,116 @@ func TestMayGotoLoops(t *testing.T) {
 // until it gave up ("not analysed past instruction N"), in every program that calls it.
 // The function takes no lock and reaches no value that holds one, so the check has
 // nothing to find in it, and does not walk it; the programs around it are still walked.
-const heapSource = `// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+const heapSource = heapHead + bumpAndLeak + `
+SEC("syscall") int heap_ok(void *ctx)
+{
+	__u32 k = 0;
+	struct val *v = bpf_map_lookup_elem(&m, &k);
+
+	if (v) {
+		bpf_spin_lock(&v->lock);
+		v->n++;
+		bpf_spin_unlock(&v->lock);
+	}
+	sift_down(&heap);
+	return 0;
+}
+
+SEC("syscall") int heap_then_leak(void *ctx)
+{
+	__u32 k = 0;
+	struct val *v;
+
+	sift_down(&heap);
+	v = bpf_map_lookup_elem(&m, &k);
+	if (!v)
+		return 0;
+	bpf_spin_lock(&v->lock);
+	if (heap.size > 3)
+		return 1; /* exits holding the lock */
+	bpf_spin_unlock(&v->lock);
+	return 0;
+}
+
+SEC("syscall") int heap_and_leaky_global(void *ctx)
+{
+	sift_down(&heap);
+	return bump_and_leak(heap.size);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+`
+
+// unfinishedSource has, beside the heap, a global function the check walks (it takes a
+// lock) and cannot finish, between two global functions that return holding a lock.
+const unfinishedSource = heapHead + `
+/* Leaks the lock as bump_and_leak below does; defined before count_and_sift. */
+__attribute__((noinline)) int leak_early(__u64 n)
+{
+	__u32 k = 0;
+	struct val *v = bpf_map_lookup_elem(&m, &k);
+
+	if (!v)
+		return 0;
+	bpf_spin_lock(&v->lock);
+	if (n > 5)
+		return 1; /* returns holding the lock */
+	bpf_spin_unlock(&v->lock);
+	return 0;
+}
+
+/* Counts under the lock, then sifts: a global function the check walks (it takes a
+ * lock) and cannot finish. */
+__attribute__((noinline)) int count_and_sift(void __arena *p __arg_arena)
+{
+	__u32 k = 0;
+	struct val *v = bpf_map_lookup_elem(&m, &k);
+
+	if (v) {
+		bpf_spin_lock(&v->lock);
+		v->n++;
+		bpf_spin_unlock(&v->lock);
+	}
+	sift(p);
+	return 0;
+}
+
+` + bumpAndLeak + `
+/* Two leaky global functions, one defined before count_and_sift and one after: whatever
+ * order the linker gives the three, one leaky function comes after the unfinished one. */
+SEC("syscall") int unfinished_among_leaky(void *ctx)
+{
+	int ret = leak_early(heap.size);
+
+	count_and_sift(&heap);
+	return ret + bump_and_leak(heap.size);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+`
+
+// bumpAndLeak: a global function that takes the lock (it is walked) and may return
+// holding it.
+const bumpAndLeak = `
+/* A global function that does take the lock: it is walked, and it leaks it. */
+__attribute__((noinline)) int bump_and_leak(__u64 n)
+{
+	__u32 k = 0;
+	struct val *v = bpf_map_lookup_elem(&m, &k);
+
+	if (!v)
+		return 0;
+	bpf_spin_lock(&v->lock);
+	v->n += n;
+	if (n > 10)
+		return 1; /* returns holding the lock */
+	bpf_spin_unlock(&v->lock);
+	return 0;
+}
+`
+
+// heapHead: the maps, the arena heap, and sift_down, the global function that sifts it.
+const heapHead = `// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -154,100 +263,6 @@ __attribute__((noinline)) int sift_down(void __arena *p __arg_arena)
 	return 0;
 }
 
-/* Leaks the lock as bump_and_leak below does; defined before count_and_sift. */
-__attribute__((noinline)) int leak_early(__u64 n)
-{
-	__u32 k = 0;
-	struct val *v = bpf_map_lookup_elem(&m, &k);
-
-	if (!v)
-		return 0;
-	bpf_spin_lock(&v->lock);
-	if (n > 5)
-		return 1; /* returns holding the lock */
-	bpf_spin_unlock(&v->lock);
-	return 0;
-}
-
-/* Counts under the lock, then sifts: a global function the check walks (it takes a
- * lock) and cannot finish. */
-__attribute__((noinline)) int count_and_sift(void __arena *p __arg_arena)
-{
-	__u32 k = 0;
-	struct val *v = bpf_map_lookup_elem(&m, &k);
-
-	if (v) {
-		bpf_spin_lock(&v->lock);
-		v->n++;
-		bpf_spin_unlock(&v->lock);
-	}
-	sift(p);
-	return 0;
-}
-
-/* A global function that does take the lock: it is walked, and it leaks it. */
-__attribute__((noinline)) int bump_and_leak(__u64 n)
-{
-	__u32 k = 0;
-	struct val *v = bpf_map_lookup_elem(&m, &k);
-
-	if (!v)
-		return 0;
-	bpf_spin_lock(&v->lock);
-	v->n += n;
-	if (n > 10)
-		return 1; /* returns holding the lock */
-	bpf_spin_unlock(&v->lock);
-	return 0;
-}
-
-SEC("syscall") int heap_ok(void *ctx)
-{
-	__u32 k = 0;
-	struct val *v = bpf_map_lookup_elem(&m, &k);
-
-	if (v) {
-		bpf_spin_lock(&v->lock);
-		v->n++;
-		bpf_spin_unlock(&v->lock);
-	}
-	sift_down(&heap);
-	return 0;
-}
-
-SEC("syscall") int heap_then_leak(void *ctx)
-{
-	__u32 k = 0;
-	struct val *v;
-
-	sift_down(&heap);
-	v = bpf_map_lookup_elem(&m, &k);
-	if (!v)
-		return 0;
-	bpf_spin_lock(&v->lock);
-	if (heap.size > 3)
-		return 1; /* exits holding the lock */
-	bpf_spin_unlock(&v->lock);
-	return 0;
-}
-
-SEC("syscall") int heap_and_leaky_global(void *ctx)
-{
-	sift_down(&heap);
-	return bump_and_leak(heap.size);
-}
-
-/* Two leaky global functions, one defined before count_and_sift and one after: whatever
- * order the linker gives the three, one leaky function comes after the unfinished one. */
-SEC("syscall") int unfinished_among_leaky(void *ctx)
-{
-	int ret = leak_early(heap.size);
-
-	count_and_sift(&heap);
-	return ret + bump_and_leak(heap.size);
-}
-
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
 `
 
 // TestLockFreeGlobalFunction: a program that calls a global function which computes over
@@ -255,11 +270,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 // held at its own exit is still found, and so is one held at the exit of another global
 // function of the same program. Each verdict agrees with the running kernel's.
 func TestLockFreeGlobalFunction(t *testing.T) {
-	kernel := requireClangKernel(t)
+	kernel := requireKernel(t)
 	if !kernel.AtLeast(6, 9) {
 		t.Skipf("BPF arenas and may_goto came with 6.9; this kernel is %s", kernel)
 	}
-	elf := compileBPF(t, t.TempDir(), "heap", heapSource)
+	elf := compiled(t, "heap", heapSource)
 	agreeWithKernel(t, kernel, "heap.bpf.o", elf,
 		map[string]string{"heap_ok": "", "heap_then_leak": "I6b", "heap_and_leaky_global": "I6b"})
 }
@@ -269,17 +284,18 @@ func TestLockFreeGlobalFunction(t *testing.T) {
 // lock held at the exit of one that comes after it is still found. Before, the first root
 // that stopped ended the walk of the whole program, and such a leak went unreported.
 func TestUnfinishedRoot(t *testing.T) {
-	kernel := requireClangKernel(t)
+	kernel := requireKernel(t)
 	if !kernel.AtLeast(6, 9) {
 		t.Skipf("BPF arenas and may_goto came with 6.9; this kernel is %s", kernel)
 	}
 	const prog = "unfinished_among_leaky"
-	elf := compileBPF(t, t.TempDir(), "heap", heapSource)
-	kv, types := loadAlone(t, "heap.bpf.o", elf, prog, true)
-	if !kv.rejects || !slices.Contains(rulesSaid(kv.log, kernel), spinlock.RuleI6b) {
+	elf := compiled(t, "unfinished", unfinishedSource)
+	kv, types := loadAlone(t, "unfinished.bpf.o", elf, prog, true)
+	exit := exitRule(kernel)
+	if !kv.rejects || !slices.Contains(rulesSaid(kv.log, kernel), exit) {
 		t.Fatalf("the kernel: rejects=%v %q, want a refusal for a lock a global function keeps", kv.rejects, kv.message)
 	}
-	rep, err := spinlock.Check(elf, &spinlock.Options{Kernel: kernel, ProgramTypes: types, Name: "heap.bpf.o"})
+	rep, err := spinlock.Check(elf, &spinlock.Options{Kernel: kernel, ProgramTypes: types, Name: "unfinished.bpf.o"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +306,7 @@ func TestUnfinishedRoot(t *testing.T) {
 		case f.Program != prog:
 		case f.Rule == "" && strings.Contains(f.Message, "global function count_and_sift was not analysed past"):
 			gaveUp = &f
-		case f.Rule == spinlock.RuleI6b && f.Severity == spinlock.SeverityError:
+		case f.Rule == exit && f.Severity == spinlock.SeverityError:
 			for _, fn := range []string{"leak_early", "bump_and_leak"} {
 				if strings.Contains(f.Message, "global function "+fn+",") {
 					leaks[fn] = f
@@ -299,7 +315,7 @@ func TestUnfinishedRoot(t *testing.T) {
 		}
 	}
 	if gaveUp == nil || len(leaks) != 2 {
-		t.Fatalf("findings for %s: %s; want a warning that count_and_sift was not analysed and an I6b error for each of leak_early and bump_and_leak", prog, describe(rep.Findings))
+		t.Fatalf("findings for %s: %s; want a warning that count_and_sift was not analysed and an %s error for each of leak_early and bump_and_leak", prog, exit, describe(rep.Findings))
 	}
 	after := false
 	for fn, f := range leaks {
