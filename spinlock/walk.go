@@ -79,6 +79,8 @@ type walker struct {
 	kind    int // the root being walked
 	stopped bool
 	stopIdx int // where the walk stopped, when stopped
+	// ahead: per instruction, whether lock work is reachable from it (workAhead)
+	ahead []bool
 	// unfinished lists, per root whose walk stopped, where (stopped and stopIdx are reset
 	// for the next root)
 	unfinished []int
@@ -156,70 +158,6 @@ func (w *walker) root(start, kind int, held ...heldLock) {
 	w.stopped, w.stopIdx = false, noInsn
 	clear(w.seen)
 	w.stored = 0
-}
-
-// lockWork reports whether a walk from start can take, hold or reach a lock: whether
-// the function at start, or a static function it calls (transitively), calls
-// bpf_spin_lock, bpf_spin_unlock, bpf_kptr_xchg, a bpf_timer helper or a kfunc of locks,
-// graphs, allocated objects or work queues (lockKfunc), or loads the address of a map
-// whose value holds (or whose inner map's value holds) a lock, a graph, a timer, a work
-// queue or a kptr to an object with any of these. A call of an unknown function counts.
-// Without one of these no lock is taken and no value holding one is reached (arguments
-// of a root are pointers the check knows nothing of), and a root other than an rbtree
-// less() callback starts with no lock held (the kernel refuses a global function call, or
-// a helper that takes a callback, under a lock): such a root has nothing for the check
-// to find, and it is not walked. sched_ext's libraries are full of them: global
-// functions that compute over arena memory in nested may_goto loops, whose counters the
-// verifier widens by a per-path precision this check does not track.
-func (w *walker) lockWork(start int) bool {
-	p := w.p
-	if v, ok := p.lockWorkMemo[start]; ok {
-		return v
-	}
-	seen := make(map[int]bool)
-	var visit func(fn int) bool
-	visit = func(fn int) bool {
-		if seen[fn] {
-			return false // visited, or recursion (which the kernel refuses)
-		}
-		seen[fn] = true
-		for i := fn; i < len(p.insns); i++ {
-			if _, next := p.funcName[i]; next && i != fn {
-				break
-			}
-			ins := &p.insns[i]
-			switch {
-			case ins.IsFunctionCall():
-				if t, ok := p.funcStart[ins.Reference()]; !ok || !p.global[t] && visit(t) {
-					return true
-				}
-			case ins.IsKfuncCall():
-				if lockKfunc(strings.TrimSuffix(ins.Reference(), "_impl")) {
-					return true
-				}
-			case ins.IsBuiltinCall():
-				switch fn := ins.Constant; {
-				case fn == fnSpinLock, fn == fnSpinUnlock, fn == fnKptrXchg, fn >= fnTimerInit && fn <= fnTimerCancel:
-					return true
-				}
-			case ins.OpCode.JumpOp() == asm.Call && ins.OpCode.Class().IsJump():
-				return true // a call of a kind the check does not know
-			case ins.IsLoadFromMap():
-				// One the check cannot name (a typed ksym, a kconfig value) is a pointer
-				// it knows nothing of, in the walk as here.
-				if mi, ok := w.c.mapIndex[ins.Reference()]; ok && w.c.mapHoldsLockWork(mi) {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	v := visit(start)
-	if p.lockWorkMemo == nil {
-		p.lockWorkMemo = make(map[int]bool)
-	}
-	p.lockWorkMemo[start] = v
-	return v
 }
 
 // lockKfunc reports whether the walk interprets kfunc name (without "_impl"): the
@@ -404,7 +342,7 @@ func (w *walker) path(idx int, st *state) {
 		if idx < 0 || idx >= len(p.insns) {
 			return
 		}
-		if p.prune[idx] && w.visited(idx, st) {
+		if p.prune[idx] && (w.lockFreeTail(idx, st) || w.visited(idx, st)) {
 			return
 		}
 		w.steps++
