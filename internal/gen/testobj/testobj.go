@@ -37,6 +37,9 @@ type Object struct {
 	BigEndian bool
 }
 
+// maxSection bounds the data sections Build writes out.
+const maxSection = 1 << 20
+
 // Build returns the object's ELF bytes.
 func (o Object) Build() ([]byte, error) {
 	order := binary.ByteOrder(binary.LittleEndian)
@@ -54,6 +57,11 @@ func (o Object) Build() ([]byte, error) {
 	var secs []*btf.Datasec
 	for _, t := range o.Types {
 		if ds, ok := t.(*btf.Datasec); ok {
+			// Its bytes are written out (but .bss's): a fuzzed 4 GiB section took a
+			// worker 16 s to write, and the fuzzer called it hung.
+			if ds.Name != ".bss" && ds.Size > maxSection {
+				return nil, fmt.Errorf("data section %s of %d bytes: a test object holds at most %d", ds.Name, ds.Size, maxSection)
+			}
 			secs = append(secs, ds)
 		}
 	}
