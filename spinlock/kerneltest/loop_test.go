@@ -165,19 +165,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 // lock) and cannot finish, between two global functions that return holding a lock.
 const unfinishedSource = heapHead + `
 /* Leaks the lock as bump_and_leak below does; defined before count_and_sift. */
-__attribute__((noinline)) int leak_early(__u64 n)
-{
-	__u32 k = 0;
-	struct val *v = bpf_map_lookup_elem(&m, &k);
-
-	if (!v)
-		return 0;
-	bpf_spin_lock(&v->lock);
-	if (n > 5)
-		return 1; /* returns holding the lock */
-	bpf_spin_unlock(&v->lock);
-	return 0;
-}
+LEAKY(leak_early, 5)
 
 /* Sifts under the lock: a global function the check walks (it holds a lock through the
  * loops) and cannot finish. */
@@ -210,23 +198,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 `
 
 // bumpAndLeak: a global function that takes the lock (it is walked) and may return
-// holding it.
+// holding it (LEAKY, in heapHead).
 const bumpAndLeak = `
-/* A global function that does take the lock: it is walked, and it leaks it. */
-__attribute__((noinline)) int bump_and_leak(__u64 n)
-{
-	__u32 k = 0;
-	struct val *v = bpf_map_lookup_elem(&m, &k);
-
-	if (!v)
-		return 0;
-	bpf_spin_lock(&v->lock);
-	v->n += n;
-	if (n > 10)
-		return 1; /* returns holding the lock */
-	bpf_spin_unlock(&v->lock);
-	return 0;
-}
+LEAKY(bump_and_leak, 10)
 `
 
 // heapHead: the maps, the arena heap, and sift_down, the global function that sifts it.
@@ -256,6 +230,24 @@ struct {
 struct elem { __u64 key, weight; };
 struct heap { struct elem __arena *elems; __u64 size; };
 struct heap __arena heap;
+
+/* A global function that takes the lock (the check walks it) and returns holding it
+ * when n passes limit. */
+#define LEAKY(name, limit)						\
+__attribute__((noinline)) int name(__u64 n)				\
+{									\
+	__u32 k = 0;							\
+	struct val *v = bpf_map_lookup_elem(&m, &k);			\
+									\
+	if (!v)								\
+		return 0;						\
+	bpf_spin_lock(&v->lock);					\
+	v->n += n;							\
+	if (n > limit)							\
+		return 1; /* returns holding the lock */		\
+	bpf_spin_unlock(&v->lock);					\
+	return 0;							\
+}
 
 static __always_inline void sift(struct heap __arena *h)
 {
