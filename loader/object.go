@@ -181,7 +181,10 @@ func readELF(b []byte) (f *elfpkg.File) {
 // When Load will run the spin-lock check on an object that mentions locks, the check
 // parses the whole object (objfile.Parse, cached by content): its BTF is taken from
 // that parse, so that the check at Load finds the parse ready, unless the parse had to
-// rewrite the bytes first (its BTF is then not exactly the object's).
+// rewrite the bytes first (its BTF is then not exactly the object's). Otherwise a
+// variable's offset in its DATASEC is its ELF symbol's (objfile.AlignedBTF), which is
+// where the code and libbpf place it when the two disagree (an object linked from parts
+// that define it __weak and strong).
 func (o *Object) readBTF(f *elfpkg.File) error {
 	if f != nil && o.opts.Preflight.Mode != spinlock.Off && objfile.MentionsLocks(f) && objfile.BoundSections(f, len(o.elf)) == nil {
 		if p, err := objfile.Parse(o.elf); err == nil && !p.Changed && p.Spec.Types != nil {
@@ -189,7 +192,7 @@ func (o *Object) readBTF(f *elfpkg.File) error {
 			return nil
 		}
 	}
-	spec, err := btf.LoadSpecFromReader(bytes.NewReader(o.elf))
+	spec, err := btf.LoadSpecFromReader(bytes.NewReader(objfile.AlignedBTF(o.elf)))
 	switch {
 	case err == nil:
 		o.spec = spec

@@ -3,12 +3,14 @@
 package gen_test
 
 import (
+	"go/types"
 	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpfkit/bpfkit/internal/gen"
+	"github.com/bpfkit/bpfkit/internal/testutil"
 )
 
 // TestBadLayouts gives gen BTF no compiler writes, each of which it once turned into a
@@ -80,4 +82,40 @@ func TestBadLayouts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWeakStrongVariable: in an object linked from parts that define a variable __weak in
+// one and strong in the other, the generated section struct puts the variable where its
+// ELF symbol says, which is where the code reads it (the DATASEC entry stays at the weak
+// copy's offset). Before, the field sat at the DATASEC's offset, and a value set through
+// the skeleton never reached the program.
+func TestWeakStrongVariable(t *testing.T) {
+	elf, dsOff, symOff := testutil.WeakStrongObject(t)
+	src, err := gen.Generate(gen.Options{Package: "p", ObjectFile: "fuzz.bpf.o", Object: elf})
+	pkg, _ := checkOutcome(t, src, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := pkg.Scope().Lookup("Rodata")
+	if obj == nil {
+		t.Fatalf("no type Rodata in\n%s", src)
+	}
+	st, ok := obj.Type().Underlying().(*types.Struct)
+	if !ok {
+		t.Fatalf("Rodata is %s, not a struct", obj.Type().Underlying())
+	}
+	var fields []*types.Var
+	for i := range st.NumFields() {
+		fields = append(fields, st.Field(i))
+	}
+	offsets := types.SizesFor("gc", "amd64").Offsetsof(fields)
+	for i, f := range fields {
+		if f.Name() == "Level" {
+			if offsets[i] != int64(symOff) {
+				t.Fatalf("Rodata.Level at offset %d, want the symbol's %d (the DATASEC entry says %d)\n%s", offsets[i], symOff, dsOff, src)
+			}
+			return
+		}
+	}
+	t.Fatalf("Rodata has no field Level\n%s", src)
 }

@@ -522,3 +522,22 @@ func rawSymbols(data []byte, f *elf.File) []rawSym {
 	}
 	return syms
 }
+
+// AlignedBTF returns data with each variable of a global-data DATASEC at the offset its
+// ELF symbol gives (alignDatasecOffsets), or data itself when none differs. libbpf's
+// linker leaves the DATASEC entry of a variable defined __weak in one part and strong in
+// another at the weak copy's offset, while the code, and libbpf's relocations, use the
+// symbol's (scx_lavd's is_autopilot_on): a global set at the DATASEC's offset is one the
+// program never reads. The loader and gen read their BTF from this. The entries of a
+// DATASEC that moved may no longer be in offset order.
+func AlignedBTF(data []byte) []byte {
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil || f.Class != elf.ELFCLASS64 || len(data) < 64 {
+		return data
+	}
+	p := prepared{data: data}
+	if alignDatasecOffsets(&p, f, rawSymbols(data, f)) {
+		return p.data
+	}
+	return data
+}

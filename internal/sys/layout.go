@@ -3,9 +3,11 @@
 package sys
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
@@ -242,6 +244,9 @@ func compareLayout(t reflect.Type, goOff uintptr, path string, bt btf.Type, btfO
 			}
 			vars = append(vars, fieldRef{name: name, typ: typ, off: uintptr(v.Offset), optional: static})
 		}
+		// Offset order: a DATASEC placed where its symbols say (objfile.AlignedBTF) may
+		// list a variable that moved out of it.
+		slices.SortStableFunc(vars, func(a, b fieldRef) int { return cmp.Compare(a.off, b.off) })
 		return compareFields(t, goOff, path, vars, btfOff, mis)
 	}
 	return mis(fmt.Sprintf("unsupported BTF kind %T", bt))

@@ -4,7 +4,6 @@ package kerneltest
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -139,33 +138,10 @@ func compiled(t *testing.T, name, src string) []byte {
 	return object(t, name, func(dir string) []byte { return compileBPF(t, dir, name, src) })
 }
 
-// compileBPF writes src to dir/name.bpf.c, compiles it with clang-19 as the corpus is
-// compiled, and returns the object's bytes (the object is left at dir/name.bpf.o).
+// compileBPF is testutil.CompileBPF.
 func compileBPF(t *testing.T, dir, name, src string) []byte {
 	t.Helper()
-	testutil.RequireTool(t, "clang-19")
-	c, obj := filepath.Join(dir, name+".bpf.c"), filepath.Join(dir, name+".bpf.o")
-	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	include, err := filepath.Abs(filepath.Join("..", "..", "bpf", "include"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	arch, err := exec.Command("uname", "-m").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc := exec.Command("clang-19", "-O2", "-g", "-target", "bpf", "-Wall",
-		"-I/usr/include/"+strings.TrimSpace(string(arch))+"-linux-gnu", "-I"+include, "-I"+dir, "-c", c, "-o", obj)
-	if out, err := cc.CombinedOutput(); err != nil {
-		t.Fatalf("%v: %v\n%s", cc, err, out)
-	}
-	elf, err := os.ReadFile(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return elf
+	return testutil.CompileBPF(t, dir, name, src)
 }
 
 // exitRule is the rule of an exit with a lock held: I6b, or I6 in the words kernels

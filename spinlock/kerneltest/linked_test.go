@@ -4,7 +4,6 @@ package kerneltest
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -94,22 +93,12 @@ func TestLinkedParts(t *testing.T) {
 		t.Skipf("calls under a lock came with 6.9; this kernel is %s", kernel)
 	}
 	elf := object(t, "linked", func(dir string) []byte {
-		testutil.RequireTool(t, "bpftool")
 		if err := os.WriteFile(filepath.Join(dir, "weak.h"), []byte(weakHeader), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		compileBPF(t, dir, "part_a", partA)
 		compileBPF(t, dir, "part_b", partB)
-		linked := filepath.Join(dir, "linked.bpf.o")
-		link := exec.Command("bpftool", "gen", "object", linked, filepath.Join(dir, "part_a.bpf.o"), filepath.Join(dir, "part_b.bpf.o"))
-		if out, err := link.CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", link, err, out)
-		}
-		elf, err := os.ReadFile(linked)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return elf
+		return testutil.LinkBPF(t, dir, "linked", filepath.Join(dir, "part_a.bpf.o"), filepath.Join(dir, "part_b.bpf.o"))
 	})
 	agreeWithKernel(t, kernel, "linked.bpf.o", elf,
 		map[string]string{"part_a": "", "part_b": "", "part_b_no_unlock": "I6b"})
