@@ -118,6 +118,8 @@ var mutations = []mutation{
 		one("\tif coverCodeGaps(&p, f, syms) {", "\tif false && coverCodeGaps(&p, f, syms) {"), []string{"./spinlock/kerneltest"}},
 
 	// loader: what Load runs and what Close releases.
+	{"loader: a linked object's weak/strong variable set at its DATASEC offset, not its symbol's", "loader/object.go",
+		one("bytes.NewReader(objfile.AlignedBTF(o.elf))", "bytes.NewReader(o.elf)"), []string{"./loader"}},
 	{"loader: Load skips the spin-lock check", "loader/object.go",
 		one(`if err := o.preflight(); err != nil {`, `if err := o.preflight(); err != nil && false {`), []string{"./loader"}},
 	{"loader: Close leaves the links attached", "loader/object.go",
