@@ -163,8 +163,12 @@ type checker struct {
 	// lockWorkMaps: per map, whether its value (or inner map's) holds what the walk
 	// follows (mapHoldsLockWork)
 	lockWorkMaps map[int]bool
-	views        []*lockView
-	types        *btf.Spec // the object's BTF (nil without)
+	// noCuts (tests) walks every root and every path to its end: lockWork and
+	// lockFreeTail must change no finding. cuts counts the roots and paths they ended.
+	noCuts bool
+	cuts   int
+	views  []*lockView
+	types  *btf.Spec // the object's BTF (nil without)
 	// homes are where locks live: the maps (home i is map i), then inner maps and
 	// allocated object types as the walk meets them.
 	homes      []*home

@@ -5,8 +5,10 @@ package spinlock
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -53,7 +55,9 @@ func FuzzCheck(f *testing.F) {
 
 // FuzzInterpret feeds the path walker arbitrary instruction streams (as raw BPF
 // instructions, against maps "m" and "m2" whose values hold a lock): it must never panic
-// and must stop within its budget whatever the jumps, loops and calls.
+// and must stop within its budget whatever the jumps, loops and calls. And where the walk
+// ends early because nothing is left to find (lockWork, lockFreeTail), it must find what
+// a walk of every path finds.
 func FuzzInterpret(f *testing.F) {
 	for _, insns := range []asm.Instructions{
 		seq(lookup("m", asm.R6, "out"), lockVia(asm.FnSpinLock, asm.R6, 4), lockVia(asm.FnSpinUnlock, asm.R6, 4), exitBlock("out")),
@@ -64,6 +68,7 @@ func FuzzInterpret(f *testing.F) {
 			f.Add(buf.Bytes())
 		}
 	}
+	walkBudget = 1 << 16 // four walks per input: a loop that runs to the budget must stay fast
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if len(raw) > 4096*8 {
 			return
@@ -81,10 +86,24 @@ func FuzzInterpret(f *testing.F) {
 		insns[0] = insns[0].WithSymbol("prog")
 		start := time.Now()
 		for _, v := range []Version{v6_1, v6_18} {
-			spec := testSpec("tc", nil)
-			spec.Programs["prog"] = &ebpf.ProgramSpec{Name: "prog", SectionName: "tc", Instructions: insns}
-			c := newChecker(spec, nil, Options{Kernel: v})
-			c.run()
+			var found [2][]string
+			complete := true
+			for i, noCuts := range []bool{false, true} {
+				spec := testSpec("tc", nil)
+				spec.Programs["prog"] = &ebpf.ProgramSpec{Name: "prog", SectionName: "tc", Instructions: insns}
+				c := newChecker(spec, nil, Options{Kernel: v})
+				c.noCuts = noCuts
+				c.run()
+				for _, f := range c.report.Findings {
+					if f.Rule == "" {
+						complete = false // a walk that stopped: the two may stop in different places
+					}
+					found[i] = append(found[i], fmt.Sprintf("%s %s at %d", f.Severity, f.Rule, f.Insn))
+				}
+			}
+			if complete && !slices.Equal(found[0], found[1]) {
+				t.Fatalf("%s: the walk that ends where nothing is left found %q; the walk of every path %q", v, found[0], found[1])
+			}
 		}
 		if d := time.Since(start); d > 10*time.Second {
 			t.Fatalf("walk took %v", d)

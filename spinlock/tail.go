@@ -92,6 +92,9 @@ func (w *walker) workAhead() []bool {
 // kernel refuses a global function call, or a helper that takes a callback, under a
 // lock), and its arguments are pointers the check knows nothing of.
 func (w *walker) lockWork(start int) bool {
+	if w.c.noCuts {
+		return true
+	}
 	p := w.p
 	if v, ok := p.lockWorkMemo[start]; ok {
 		return v
@@ -139,7 +142,7 @@ func (w *walker) functionWork(fr funcRange) bool {
 // resumes, and no live register or stack slot (of any frame) points to a value that may
 // hold a lock.
 func (w *walker) lockFreeTail(idx int, st *state) bool {
-	if len(st.locks) > 0 || st.uncertain != 0 {
+	if w.c.noCuts || len(st.locks) > 0 || st.uncertain != 0 {
 		return false
 	}
 	ahead := w.workAhead()
@@ -174,6 +177,7 @@ func (w *walker) lockFreeTail(idx int, st *state) bool {
 			}
 		}
 	}
+	w.c.cuts++
 	return true
 }
 

@@ -145,6 +145,7 @@ func (w *walker) run() {
 // root walks one root, unless nothing it runs can touch a lock (lockWork).
 func (w *walker) root(start, kind int, held ...heldLock) {
 	if kind != rootRbLess && !w.lockWork(start) {
+		w.c.cuts++
 		return
 	}
 	w.walkRoot(start, kind, held...)
