@@ -163,8 +163,8 @@ type checker struct {
 	// lockWorkMaps: per map, whether its value (or inner map's) holds what the walk
 	// follows (mapHoldsLockWork)
 	lockWorkMaps map[int]bool
-	// noCuts (tests) walks every root and every path to its end: lockWork and
-	// lockFreeTail must change no finding. cuts counts the roots and paths they ended.
+	// noCuts (tests) walks every path to its end: lockFreeTail must change no finding.
+	// cuts counts the paths it ended.
 	noCuts bool
 	cuts   int
 	views  []*lockView

@@ -56,8 +56,8 @@ func FuzzCheck(f *testing.F) {
 // FuzzInterpret feeds the path walker arbitrary instruction streams (as raw BPF
 // instructions, against maps "m" and "m2" whose values hold a lock): it must never panic
 // and must stop within its budget whatever the jumps, loops and calls. And where the walk
-// ends early because nothing is left to find (lockWork, lockFreeTail), it must find what
-// a walk of every path finds.
+// ends a path because nothing is left to find (lockFreeTail), it must find what a walk
+// of every path finds.
 func FuzzInterpret(f *testing.F) {
 	for _, insns := range []asm.Instructions{
 		seq(lookup("m", asm.R6, "out"), lockVia(asm.FnSpinLock, asm.R6, 4), lockVia(asm.FnSpinUnlock, asm.R6, 4), exitBlock("out")),

@@ -185,6 +185,17 @@ func TestInstructionRules(t *testing.T) {
 			insns: seq(one(asm.FnGetPrandomU32.Call(), asm.Mov.Reg(asm.R9, asm.R0)), lockM,
 				one(asm.JEq.Imm(asm.R9, 0, "out")), unlockM, exitBlock("out")),
 			want: []string{"I6b"}},
+		// B (no lock) reaches join first and is kept there; A (locked) must not be
+		// pruned against it: lock work follows, so B's path does not end at join.
+		{name: "a locked path is not pruned by an unlocked one", v: v6_18,
+			insns: seq(one(asm.FnGetPrandomU32.Call(), asm.Mov.Reg(asm.R9, asm.R0)),
+				lookup("m", asm.R6, "out"),
+				one(asm.JSet.Imm(asm.R9, 1, "locked"), asm.Ja.Label("join")),
+				one(asm.Mov.Reg(asm.R1, asm.R6).WithSymbol("locked"), asm.Add.Imm(asm.R1, 4), asm.FnSpinLock.Call()),
+				one(asm.FnKtimeGetNs.Call().WithSymbol("join")),
+				lookup("m2", asm.R7, "out"), lockVia(asm.FnSpinLock, asm.R7, 4), lockVia(asm.FnSpinUnlock, asm.R7, 4),
+				exitBlock("out")),
+			want: []string{"I1"}},
 		{name: "correlated branches warn, never fail", v: v6_18,
 			insns: seq(one(asm.FnGetPrandomU32.Call(), asm.Mov.Reg(asm.R9, asm.R0)),
 				lookup("m", asm.R6, "out"),
@@ -307,7 +318,7 @@ func TestInstructionRules(t *testing.T) {
 func TestWalkBounded(t *testing.T) {
 	// 40 independent if/else diamonds: 2^40 paths, which state merging keeps linear.
 	// Each program looks up a value of "m", which holds a lock: a program that cannot
-	// reach a lock is not walked at all (lockWork).
+	// reach a lock ends at its first instruction (lockFreeTail).
 	diamonds := lookup("m", asm.R7, "end")
 	diamonds = append(diamonds, asm.FnGetPrandomU32.Call(), asm.Mov.Reg(asm.R9, asm.R0))
 	for i := range 40 {

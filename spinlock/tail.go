@@ -12,13 +12,16 @@ import (
 // Where a walk has nothing left to find. Every finding of the walk needs a lock held, a
 // call that takes, releases or works under one (spin and res locks, graph, object,
 // kptr-exchange, timer and work-queue functions), or a value that holds one (a map value,
-// an inner map, an allocated object). A root that reaches none of these is not walked
-// (lockWork), and a path that holds no lock, reaches no such call or map from where it
-// is, and keeps no pointer to such a value ends there (lockFreeTail): the rest of it is
-// the verifier's alone to judge. sched_ext's libraries are full of both: global functions
-// that compute over arena memory in nested may_goto loops, whose counters the verifier
-// widens by a precision it keeps per path and this check per instruction, and which the
-// walk would otherwise unroll until its limits.
+// an inner map, an allocated object). A path that holds no lock, reaches no such call or
+// map from where it is, and keeps no pointer to such a value ends there (lockFreeTail):
+// the rest of it is the verifier's alone to judge. A root (a global function, a callback)
+// that reaches none of these ends at its first instruction: it starts with no lock held,
+// since the kernel refuses a global function call, or a helper that takes a callback,
+// under a lock (an rbtree less() callback runs under its tree's lock, and is walked).
+// sched_ext's libraries are full of both: global functions that compute over arena memory
+// in nested may_goto loops, whose counters the verifier widens by a precision it keeps
+// per path and this check per instruction, and which the walk would otherwise unroll
+// until its limits; and the same loops after an unlock.
 
 // lockWorkAt reports whether instruction i is lock work: a call the walk interprets as
 // such (or one it cannot name), a call of a static function that reaches one, a jump the
@@ -86,15 +89,9 @@ func (w *walker) workAhead() []bool {
 	return w.ahead
 }
 
-// lockWork reports whether a walk from the function at start can find anything: whether
-// lock work is reachable from its first instruction. A root for which it is not is not
-// walked; a root other than an rbtree less() callback starts with no lock held (the
-// kernel refuses a global function call, or a helper that takes a callback, under a
-// lock), and its arguments are pointers the check knows nothing of.
+// lockWork reports whether lock work is reachable from the first instruction of the
+// function at start: what a call of that static function counts as (lockWorkAt).
 func (w *walker) lockWork(start int) bool {
-	if w.c.noCuts {
-		return true
-	}
 	p := w.p
 	if v, ok := p.lockWorkMemo[start]; ok {
 		return v

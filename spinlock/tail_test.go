@@ -15,8 +15,8 @@ import (
 	"github.com/bpfkit/bpfkit/internal/objfile"
 )
 
-// findingKeys runs the checker on spec and lists its findings; noCuts walks every root
-// and path to its end. It returns the number of roots and paths the cuts ended.
+// findingKeys runs the checker and lists its findings; noCuts walks every path to its
+// end. It returns the number of paths lockFreeTail ended.
 func findingKeys(t *testing.T, c *checker, noCuts bool) ([]string, int) {
 	t.Helper()
 	c.noCuts = noCuts
@@ -29,9 +29,9 @@ func findingKeys(t *testing.T, c *checker, noCuts bool) ([]string, int) {
 }
 
 // TestCutsChangeNothing: on every object of the corpus (each kernel keying) and on
-// generated programs with and without a planted bug, the walk that skips roots which
-// reach no lock (lockWork) and ends paths with nothing left to find (lockFreeTail) reports
-// exactly what a walk of every root and path reports. The cuts must have happened.
+// generated programs with and without a planted bug, the walk that ends paths with
+// nothing left to find (lockFreeTail) reports exactly what a walk of every path reports.
+// The cuts must have happened.
 func TestCutsChangeNothing(t *testing.T) {
 	paths, err := filepath.Glob(filepath.Join(corpusDir, "*.bpf.o"))
 	if err != nil || len(paths) == 0 {
@@ -72,7 +72,7 @@ func TestCutsChangeNothing(t *testing.T) {
 		}
 	}
 	if cuts == 0 {
-		t.Fatal("no root was skipped and no path ended early: the test compares nothing")
+		t.Fatal("no path ended early: the test compares nothing")
 	}
-	t.Logf("%d roots and paths ended early, no finding changed", cuts)
+	t.Logf("%d paths ended early, no finding changed", cuts)
 }

@@ -142,12 +142,9 @@ func (w *walker) run() {
 	}
 }
 
-// root walks one root, unless nothing it runs can touch a lock (lockWork).
+// root walks one root. One that reaches no lock work ends at its first instruction
+// (lockFreeTail), as sched_ext's arena heaps do.
 func (w *walker) root(start, kind int, held ...heldLock) {
-	if kind != rootRbLess && !w.lockWork(start) {
-		w.c.cuts++
-		return
-	}
 	w.walkRoot(start, kind, held...)
 	if !w.stopped {
 		return

@@ -102,8 +102,6 @@ var mutations = []mutation{
 
 	{"spinlock: may_goto loops not widened (walked until the budget runs out)", "spinlock/insn.go",
 		one("\tif prev != nil {\n\t\tw.widen(idx, prev, st)", "\tif prev != nil && false {\n\t\tw.widen(idx, prev, st)"), []string{"./spinlock/kerneltest"}},
-	{"spinlock: every root walked, even one that cannot reach a lock (sched_ext's heaps give up)", "spinlock/walk.go",
-		one("\tif kind != rootRbLess && !w.lockWork(start) {", "\tif false && kind != rootRbLess && !w.lockWork(start) {"), []string{"./spinlock/kerneltest"}},
 	{"spinlock: lockWork ignores maps whose values hold a lock (I9 without a lock call missed)", "spinlock/tail.go",
 		one("\t	return ok && w.c.mapHoldsLockWork(mi)\n", "\t	return ok && false && w.c.mapHoldsLockWork(mi)\n"), []string{"./spinlock"}},
 	{"spinlock: a path's lock-free tail is walked on (a heap sifted after the unlock gives up)", "spinlock/walk.go",
