@@ -192,7 +192,7 @@ func (o *Object) readBTF(f *elfpkg.File) error {
 			return nil
 		}
 	}
-	spec, err := btf.LoadSpecFromReader(bytes.NewReader(objfile.AlignedBTF(o.elf)))
+	spec, err := btf.LoadSpecFromReader(bytes.NewReader(objfile.AlignedBTF(o.elf, f)))
 	switch {
 	case err == nil:
 		o.spec = spec

@@ -64,7 +64,7 @@ func readObject(data []byte) (*object, error) {
 	if f.Section(".BTF") == nil {
 		return nil, errors.New("the object has no BTF (.BTF section): compile it with clang -g")
 	}
-	o.spec, err = btf.LoadSpecFromReader(bytes.NewReader(objfile.AlignedBTF(data))) // variables where their symbols say
+	o.spec, err = btf.LoadSpecFromReader(bytes.NewReader(objfile.AlignedBTF(data, f))) // variables where their symbols say
 	if err != nil {
 		return nil, fmt.Errorf("reading BTF: %w", err)
 	}

@@ -114,6 +114,13 @@ func CheckBTF(data []byte, f *elf.File) error {
 // have .bss sections of 158 MiB; a value past 1 GiB is not one the kernel creates here.
 const MaxNoBits = 1 << 30
 
+// codeInFile reports whether code section s lies in the object's size bytes: a
+// zero-filled "code" section claims any size, and the reader makes room for each
+// instruction.
+func codeInFile(s *elf.Section, size int) bool {
+	return s.Type == elf.SHT_PROGBITS && s.Offset <= uint64(size) && s.Size <= uint64(size)-s.Offset
+}
+
 // BoundSections refuses objects whose sections claim more memory than the object (of
 // size bytes) holds, or, for .bss-like sections, than any real BPF object needs: the
 // reader would allocate it. Code must be in the file: a zero-filled section of
@@ -121,7 +128,7 @@ const MaxNoBits = 1 << 30
 func BoundSections(f *elf.File, size int) error {
 	var total uint64
 	for _, s := range f.Sections {
-		if s.Flags&elf.SHF_EXECINSTR != 0 && (s.Type != elf.SHT_PROGBITS || s.Offset > uint64(size) || s.Size > uint64(size)-s.Offset) {
+		if s.Flags&elf.SHF_EXECINSTR != 0 && !codeInFile(s, size) {
 			return fmt.Errorf("section %s: %d bytes of code that the object (%d bytes) does not hold", s.Name, s.Size, size)
 		}
 		if s.Type == elf.SHT_NOBITS {

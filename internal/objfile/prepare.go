@@ -380,10 +380,7 @@ func coverCodeGaps(p *prepared, f *elf.File, syms []rawSym) bool {
 		if elf.ST_TYPE(sym.info) != elf.STT_FUNC || shndx <= 0 || shndx >= len(f.Sections) {
 			continue
 		}
-		// code the file holds: a zero-filled "code" section claims any size, and the
-		// reader would allocate room for all of it
-		if sec := f.Sections[shndx]; sec.Flags&elf.SHF_EXECINSTR == 0 || sec.Type != elf.SHT_PROGBITS ||
-			sec.Offset > uint64(len(orig)) || sec.Size > uint64(len(orig))-sec.Offset {
+		if sec := f.Sections[shndx]; sec.Flags&elf.SHF_EXECINSTR == 0 || !codeInFile(sec, len(orig)) {
 			continue
 		}
 		bySection[shndx] = append(bySection[shndx], sym)
@@ -529,10 +526,9 @@ func rawSymbols(data []byte, f *elf.File) []rawSym {
 // another at the weak copy's offset, while the code, and libbpf's relocations, use the
 // symbol's (scx_lavd's is_autopilot_on): a global set at the DATASEC's offset is one the
 // program never reads. The loader and gen read their BTF from this. The entries of a
-// DATASEC that moved may no longer be in offset order.
-func AlignedBTF(data []byte) []byte {
-	f, err := elf.NewFile(bytes.NewReader(data))
-	if err != nil || f.Class != elf.ELFCLASS64 || len(data) < 64 {
+// DATASEC that moved may no longer be in offset order. f is data as debug/elf read it.
+func AlignedBTF(data []byte, f *elf.File) []byte {
+	if f == nil || f.Class != elf.ELFCLASS64 || len(data) < 64 {
 		return data
 	}
 	p := prepared{data: data}

@@ -117,7 +117,7 @@ var mutations = []mutation{
 
 	// loader: what Load runs and what Close releases.
 	{"loader: a linked object's weak/strong variable set at its DATASEC offset, not its symbol's", "loader/object.go",
-		one("bytes.NewReader(objfile.AlignedBTF(o.elf))", "bytes.NewReader(o.elf)"), []string{"./loader"}},
+		one("bytes.NewReader(objfile.AlignedBTF(o.elf, f))", "bytes.NewReader(o.elf)"), []string{"./loader"}},
 	{"loader: Load skips the spin-lock check", "loader/object.go",
 		one(`if err := o.preflight(); err != nil {`, `if err := o.preflight(); err != nil && false {`), []string{"./loader"}},
 	{"loader: Close leaves the links attached", "loader/object.go",
