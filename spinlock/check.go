@@ -587,7 +587,7 @@ type progInfo struct {
 	global        map[int]bool   // function entry → global linkage
 	globalRoots   []int
 	callbackRoots []int
-	lockWorkMemo  map[int]bool // function entry → lockWork
+	funcs         []funcRange // the functions, once split (functions)
 	files         []string
 	lines         []int
 	lineKey       []int32     // the same key for instructions of the same file:line

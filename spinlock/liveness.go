@@ -116,8 +116,11 @@ func analyseLiveness(p *progInfo) *progLiveness {
 	return lv
 }
 
-// functions splits the flattened program at its function entries.
+// functions splits the flattened program at its function entries (once).
 func (p *progInfo) functions() []funcRange {
+	if p.funcs != nil || len(p.insns) == 0 {
+		return p.funcs
+	}
 	var starts []int
 	for i := range p.insns {
 		if _, ok := p.funcName[i]; ok || i == 0 {
@@ -132,6 +135,7 @@ func (p *progInfo) functions() []funcRange {
 		}
 		out[k] = funcRange{s, end}
 	}
+	p.funcs = out
 	return out
 }
 

@@ -61,77 +61,101 @@ func (w *walker) lockWorkAt(i int, fr funcRange) bool {
 // it inside its function, through the static functions it calls. Computed once per
 // program.
 func (w *walker) workAhead() []bool {
-	if w.ahead != nil {
-		return w.ahead
-	}
-	p := w.p
-	w.ahead = make([]bool, len(p.insns))
-	for _, fr := range p.functions() {
-		own := make([]bool, fr.end-fr.start)
-		for i := fr.start; i < fr.end; i++ {
-			own[i-fr.start] = w.lockWorkAt(i, fr)
+	if !w.aheadAll {
+		for _, fr := range w.p.functions() {
+			w.functionAhead(fr)
 		}
-		// Backward to a fixpoint: loops feed their headers.
-		for changed := true; changed; {
-			changed = false
-			for i := fr.end - 1; i >= fr.start; i-- {
-				if w.ahead[i] {
-					continue
-				}
-				v := own[i-fr.start]
-				p.succs(i, fr, func(s int) { v = v || w.ahead[s] })
-				if v {
-					w.ahead[i], changed = true, true
-				}
-			}
-		}
+		w.aheadAll = true
 	}
 	return w.ahead
 }
 
-// lockWork reports whether lock work is reachable from the first instruction of the
-// function at start: what a call of that static function counts as (lockWorkAt).
-func (w *walker) lockWork(start int) bool {
-	p := w.p
-	if v, ok := p.lockWorkMemo[start]; ok {
-		return v
+// functionAhead computes workAhead over function fr, once: backward to a fixpoint, as
+// loops feed their headers. A static function that calls itself (which the kernel
+// refuses) reaches no work through that call: its other instructions decide.
+func (w *walker) functionAhead(fr funcRange) {
+	if w.ahead == nil {
+		w.ahead = make([]bool, len(w.p.insns))
+		w.aheadDone = make(map[int]bool)
 	}
-	if p.lockWorkMemo == nil {
-		p.lockWorkMemo = make(map[int]bool)
+	if w.aheadDone[fr.start] {
+		return
 	}
-	// A static function that calls itself (which the kernel refuses) reaches no work
-	// through that call: the other instructions decide.
-	p.lockWorkMemo[start] = false
-	var v bool
-	for _, fr := range p.functions() {
-		if fr.start == start {
-			v = w.functionWork(fr)
+	w.aheadDone[fr.start] = true
+	own := make([]bool, fr.end-fr.start)
+	for i := fr.start; i < fr.end; i++ {
+		own[i-fr.start] = w.lockWorkAt(i, fr)
+	}
+	for changed := true; changed; {
+		changed = false
+		for i := fr.end - 1; i >= fr.start; i-- {
+			if w.ahead[i] {
+				continue
+			}
+			v := own[i-fr.start]
+			w.p.succs(i, fr, func(s int) { v = v || w.ahead[s] })
+			if v {
+				w.ahead[i], changed = true, true
+			}
 		}
 	}
-	p.lockWorkMemo[start] = v
-	return v
 }
 
-// functionWork is lockWork for one function, from its own instructions (workAhead of a
-// whole program needs lockWork of the static functions it calls, so it cannot serve here).
-func (w *walker) functionWork(fr funcRange) bool {
-	reach := make([]bool, fr.end-fr.start)
-	todo := []int{fr.start}
-	reach[0] = true
-	for len(todo) > 0 {
-		i := todo[len(todo)-1]
-		todo = todo[:len(todo)-1]
-		if w.lockWorkAt(i, fr) {
+// lockWork reports whether lock work is reachable from the first instruction of the
+// static function at start: what a call of it counts as (lockWorkAt).
+func (w *walker) lockWork(start int) bool {
+	for _, fr := range w.p.functions() {
+		if fr.start == start {
+			w.functionAhead(fr)
+			return w.ahead[start]
+		}
+	}
+	return true // not a function's entry: the check cannot tell
+}
+
+// lockKfunc reports whether the walk interprets kfunc name (without "_impl"): the
+// res-lock, graph, allocated-object and work-queue kfuncs (graph.go).
+func lockKfunc(name string) bool {
+	for _, prefix := range []string{"bpf_res_spin_", "bpf_obj_", "bpf_percpu_obj_", "bpf_refcount_", "bpf_list_", "bpf_rbtree_", "bpf_wq_"} {
+		if strings.HasPrefix(name, prefix) {
 			return true
 		}
-		w.p.succs(i, fr, func(s int) {
-			if !reach[s-fr.start] {
-				reach[s-fr.start] = true
-				todo = append(todo, s)
-			}
-		})
 	}
-	return false
+	return name == "bpf_throw"
+}
+
+// mapHoldsLockWork reports whether map mi's value, or its inner map's, holds anything
+// the walk follows: a lock of either kind (usable or not), a graph root or node, a
+// timer, a work queue, or a kptr to an object that holds one of these. Every lock view
+// of the map (lockView) is made of these fields.
+func (c *checker) mapHoldsLockWork(mi int) bool {
+	if v, ok := c.lockWorkMaps[mi]; ok {
+		return v
+	}
+	matters := func(fields []field) bool {
+		for _, f := range fields {
+			if f.kind != kindKptr {
+				return true
+			}
+			if f.target != nil {
+				for _, tf := range scanFields(f.target) {
+					if tf.kind != kindKptr {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	v := matters(c.maps[mi].fields)
+	if h, ok := c.innerHome(mi); ok && !v {
+		v = matters(c.homes[h].info.fields)
+	}
+	if c.lockWorkMaps == nil {
+		c.lockWorkMaps = make(map[int]bool)
+	}
+	c.lockWorkMaps[mi] = v
+	return v
 }
 
 // lockFreeTail reports whether the path of st at idx has nothing left for the check to

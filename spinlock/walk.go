@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/bits"
-	"strings"
 
 	"github.com/cilium/ebpf/asm"
 )
@@ -79,8 +78,11 @@ type walker struct {
 	kind    int // the root being walked
 	stopped bool
 	stopIdx int // where the walk stopped, when stopped
-	// ahead: per instruction, whether lock work is reachable from it (workAhead)
-	ahead []bool
+	// ahead: per instruction, whether lock work is reachable from it (workAhead), for
+	// the functions in aheadDone (by entry); aheadAll once it holds every function
+	ahead     []bool
+	aheadDone map[int]bool
+	aheadAll  bool
 	// unfinished lists, per root whose walk stopped, where (stopped and stopIdx are reset
 	// for the next root)
 	unfinished []int
@@ -156,52 +158,6 @@ func (w *walker) root(start, kind int, held ...heldLock) {
 	w.stopped, w.stopIdx = false, noInsn
 	clear(w.seen)
 	w.stored = 0
-}
-
-// lockKfunc reports whether the walk interprets kfunc name (without "_impl"): the
-// res-lock, graph, allocated-object and work-queue kfuncs (graph.go).
-func lockKfunc(name string) bool {
-	for _, prefix := range []string{"bpf_res_spin_", "bpf_obj_", "bpf_percpu_obj_", "bpf_refcount_", "bpf_list_", "bpf_rbtree_", "bpf_wq_"} {
-		if strings.HasPrefix(name, prefix) {
-			return true
-		}
-	}
-	return name == "bpf_throw"
-}
-
-// mapHoldsLockWork reports whether map mi's value, or its inner map's, holds anything
-// the walk follows: a lock of either kind (usable or not), a graph root or node, a
-// timer, a work queue, or a kptr to an object that holds one of these.
-func (c *checker) mapHoldsLockWork(mi int) bool {
-	if v, ok := c.lockWorkMaps[mi]; ok {
-		return v
-	}
-	matters := func(fields []field) bool {
-		for _, f := range fields {
-			if f.kind != kindKptr {
-				return true
-			}
-			if f.target != nil {
-				for _, tf := range scanFields(f.target) {
-					if tf.kind != kindKptr {
-						return true
-					}
-				}
-			}
-		}
-		return false
-	}
-	lv := c.view(mi)
-	v := lv.lockFound || lv.anyLock() != nil || lv.resLockRule != "" || lv.lockRule != "" ||
-		lv.graph || lv.timer || lv.wq || len(lv.roots) > 0 || matters(c.maps[mi].fields)
-	if h, ok := c.innerHome(mi); ok && !v {
-		v = matters(c.homes[h].info.fields)
-	}
-	if c.lockWorkMaps == nil {
-		c.lockWorkMaps = make(map[int]bool)
-	}
-	c.lockWorkMaps[mi] = v
-	return v
 }
 
 // incomplete reports that the walk of the root at start did not finish: a warning
