@@ -132,16 +132,10 @@ func object(t *testing.T, name string, build func(dir string) []byte) []byte {
 	return elf
 }
 
-// compiled is object for one C source compiled by compileBPF.
+// compiled is object for one C source compiled by testutil.CompileBPF.
 func compiled(t *testing.T, name, src string) []byte {
 	t.Helper()
-	return object(t, name, func(dir string) []byte { return compileBPF(t, dir, name, src) })
-}
-
-// compileBPF is testutil.CompileBPF.
-func compileBPF(t *testing.T, dir, name, src string) []byte {
-	t.Helper()
-	return testutil.CompileBPF(t, dir, name, src)
+	return object(t, name, func(dir string) []byte { return testutil.CompileBPF(t, dir, name, src) })
 }
 
 // exitRule is the rule of an exit with a lock held: I6b, or I6 in the words kernels

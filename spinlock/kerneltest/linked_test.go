@@ -96,8 +96,8 @@ func TestLinkedParts(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "weak.h"), []byte(weakHeader), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		compileBPF(t, dir, "part_a", partA)
-		compileBPF(t, dir, "part_b", partB)
+		testutil.CompileBPF(t, dir, "part_a", partA)
+		testutil.CompileBPF(t, dir, "part_b", partB)
 		return testutil.LinkBPF(t, dir, "linked", filepath.Join(dir, "part_a.bpf.o"), filepath.Join(dir, "part_b.bpf.o"))
 	})
 	agreeWithKernel(t, kernel, "linked.bpf.o", elf,

@@ -10,12 +10,9 @@ import (
 	"github.com/bpfkit/bpfkit/spinlock"
 )
 
-// loopSource has may_goto loops (can_loop, as sched_ext's libraries write their loops)
-// whose bound the program reads from memory, one of them while holding a lock. The kernel
-// walks each a few times: it widens the counter, on which no decision depends, and prunes
-// the next pass. Before the check did the same, it unrolled such loops until its budget
-// ran out and said "not analysed past instruction N".
-const loopSource = `// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// loopHead: can_loop, as sched_ext's libraries write it, and a map whose value holds a
+// lock.
+const loopHead = `// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -30,7 +27,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct val);
 } m SEC(".maps");
-__u64 out;
+`
+
+// loopSource has may_goto loops (can_loop, as sched_ext's libraries write their loops)
+// whose bound the program reads from memory, one of them while holding a lock. The kernel
+// walks each a few times: it widens the counter, on which no decision depends, and prunes
+// the next pass. Before the check did the same, it unrolled such loops until its budget
+// ran out and said "not analysed past instruction N".
+const loopSource = loopHead + `__u64 out;
 
 SEC("tc") int count_loop(struct __sk_buff *skb)
 {
@@ -204,28 +208,13 @@ LEAKY(bump_and_leak, 10)
 `
 
 // heapHead: the maps, the arena heap, and sift_down, the global function that sifts it.
-const heapHead = `// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-
-#define can_loop ({ __label__ l_break, l_continue; int ret = 1;          \
-	asm volatile goto("may_goto %l[l_break]" :::: l_break);            \
-	goto l_continue; l_break: ret = 0; l_continue:; ret; })
-#define __arena __attribute__((address_space(1)))
+const heapHead = loopHead + `#define __arena __attribute__((address_space(1)))
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARENA);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 4);
 } arena SEC(".maps");
-
-struct val { struct bpf_spin_lock lock; __u64 n; };
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct val);
-} m SEC(".maps");
 
 struct elem { __u64 key, weight; };
 struct heap { struct elem __arena *elems; __u64 size; };
