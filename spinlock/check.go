@@ -669,11 +669,7 @@ func newProgInfo(ps *ebpf.ProgramSpec, types map[string]ebpf.ProgramType) *progI
 			}
 		}
 		if op := ins.OpCode.JumpOp(); ins.OpCode.Class().IsJump() && op != asm.Call && op != asm.Exit {
-			off := int64(ins.Offset)
-			if op == asm.Ja && ins.OpCode.Class() == asm.Jump32Class {
-				off = ins.Constant
-			}
-			if t, ok := p.target(i, off); ok {
+			if t, ok := p.jumpTarget(i); ok {
 				p.prune[t] = true
 			}
 			if op != asm.Ja {
@@ -684,6 +680,17 @@ func newProgInfo(ps *ebpf.ProgramSpec, types map[string]ebpf.ProgramType) *progI
 	slices.Sort(p.callbackRoots)
 	p.callbackRoots = slices.Compact(p.callbackRoots)
 	return p
+}
+
+// jumpTarget is where jump instruction idx goes when taken: its offset, or for a 32-bit
+// unconditional jump (gotol) its constant.
+func (p *progInfo) jumpTarget(idx int) (int, bool) {
+	ins := &p.insns[idx]
+	off := int64(ins.Offset)
+	if ins.OpCode.JumpOp() == asm.Ja && ins.OpCode.Class() == asm.Jump32Class {
+		off = ins.Constant
+	}
+	return p.target(idx, off)
 }
 
 func (p *progInfo) target(idx int, off int64) (int, bool) {

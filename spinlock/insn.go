@@ -137,11 +137,7 @@ func (w *walker) step(idx int, st *state) (int, bool) {
 		case asm.Exit:
 			return w.exit(idx, st)
 		case asm.Ja:
-			off := int64(ins.Offset)
-			if cls == asm.Jump32Class {
-				off = ins.Constant
-			}
-			return w.p.target(idx, off)
+			return w.p.jumpTarget(idx)
 		case asm.JCOND:
 			return w.mayGoto(idx, st, ins)
 		default:

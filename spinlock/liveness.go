@@ -147,19 +147,13 @@ func (p *progInfo) succs(i int, fr funcRange, f func(int)) {
 		switch op.JumpOp() {
 		case asm.Exit:
 			return
-		case asm.Ja:
-			off := int64(ins.Offset)
-			if op.Class() == asm.Jump32Class {
-				off = ins.Constant
-			}
-			if t, ok := p.target(i, off); ok && t >= fr.start && t < fr.end {
-				f(t)
-			}
-			return
 		case asm.Call:
 		default:
-			if t, ok := p.target(i, int64(ins.Offset)); ok && t >= fr.start && t < fr.end {
+			if t, ok := p.jumpTarget(i); ok && t >= fr.start && t < fr.end {
 				f(t)
+			}
+			if op.JumpOp() == asm.Ja {
+				return
 			}
 		}
 	}

@@ -44,11 +44,7 @@ func (w *walker) lockWorkAt(i int, fr funcRange) bool {
 	case op.Class().IsJump() && op.JumpOp() == asm.Call:
 		return true // a call of a kind the check does not know
 	case op.Class().IsJump() && op.JumpOp() != asm.Exit:
-		off := int64(ins.Offset)
-		if op.JumpOp() == asm.Ja && op.Class() == asm.Jump32Class {
-			off = ins.Constant
-		}
-		t, ok := p.target(i, off)
+		t, ok := p.jumpTarget(i)
 		return !ok || t < fr.start || t >= fr.end
 	case ins.IsLoadFromMap():
 		mi, ok := w.c.mapIndex[ins.Reference()]
