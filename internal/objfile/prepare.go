@@ -419,8 +419,8 @@ func alignDatasecOffsets(p *prepared, f *elf.File, syms []rawSym) bool {
 	}
 	values := map[key]uint64{}
 	for _, sym := range syms {
-		if elf.ST_TYPE(sym.info) == elf.STT_OBJECT && sym.shndx > 0 && sym.shndx < len(f.Sections) && sym.name != "" {
-			values[key{sym.shndx, sym.name}] = sym.value
+		if elf.ST_TYPE(sym.info) == elf.STT_OBJECT && sym.shndx > 0 && sym.shndx < len(f.Sections) && len(sym.name) > 0 {
+			values[key{sym.shndx, string(sym.name)}] = sym.value
 		}
 	}
 	secIndex := map[string]int{}
@@ -482,7 +482,7 @@ func alignDatasecOffsets(p *prepared, f *elf.File, syms []rawSym) bool {
 // starts, so that a change can be written in a copy at the same place.
 type rawSym struct {
 	off         uint64
-	name        string
+	name        []byte // in the object's string table: most symbols' names are never read
 	info        byte
 	shndx       int
 	value, size uint64
@@ -504,7 +504,7 @@ func rawSymbols(data []byte, f *elf.File) []rawSym {
 	}
 	bo := f.ByteOrder
 	const symSize = 24
-	var syms []rawSym
+	syms := make([]rawSym, 0, symtab.Size/symSize)
 	for off := symtab.Offset + symSize; off+symSize <= symtab.Offset+symtab.Size; off += symSize {
 		sym := rawSym{off: off, info: data[off+4], shndx: int(bo.Uint16(data[off+6:])),
 			value: bo.Uint64(data[off+8:]), size: bo.Uint64(data[off+16:])}
@@ -513,7 +513,7 @@ func rawSymbols(data []byte, f *elf.File) []rawSym {
 			if i := bytes.IndexByte(name, 0); i >= 0 {
 				name = name[:i]
 			}
-			sym.name = string(name)
+			sym.name = name
 		}
 		syms = append(syms, sym)
 	}
